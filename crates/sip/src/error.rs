@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Empty,
     /// The header section does not end with an empty line.
     UnterminatedHeaders,
+    /// A line ends with a bare LF instead of CRLF.
+    BadLineEnding,
     /// The start line is malformed; the text says how.
     BadStartLine(&'static str),
     /// The request method is not a token.
@@ -63,6 +65,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnterminatedHeaders => {
                 f.write_str("header section does not end with an empty line")
             }
+            ErrorKind::BadLineEnding => f.write_str("line ends with a bare LF instead of CRLF"),
             ErrorKind::BadStartLine(why) => write!(f, "malformed start line: {why}"),
             ErrorKind::BadMethod => f.write_str("method is not a token"),
             ErrorKind::UnsupportedVersion => f.write_str("SIP version is not SIP/2.0"),

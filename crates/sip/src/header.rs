@@ -171,93 +171,460 @@ pub enum HeaderName {
 impl HeaderName {
     /// Looks a name up (ASCII case-insensitive, compact forms included).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        let mut lower = [0u8; 32];
-        if name.len() > lower.len() {
+        let Some(&first) = name.first() else {
             return HeaderName::Other;
-        }
-        for (d, s) in lower.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        match &lower[..name.len()] {
-            b"accept" => HeaderName::Accept,
-            b"accept-contact" | b"a" => HeaderName::AcceptContact,
-            b"accept-encoding" => HeaderName::AcceptEncoding,
-            b"accept-language" => HeaderName::AcceptLanguage,
-            b"alert-info" => HeaderName::AlertInfo,
-            b"allow" => HeaderName::Allow,
-            b"allow-events" | b"u" => HeaderName::AllowEvents,
-            b"authentication-info" => HeaderName::AuthenticationInfo,
-            b"authorization" => HeaderName::Authorization,
-            b"call-id" | b"i" => HeaderName::CallId,
-            b"call-info" => HeaderName::CallInfo,
-            b"contact" | b"m" => HeaderName::Contact,
-            b"content-disposition" => HeaderName::ContentDisposition,
-            b"content-encoding" | b"e" => HeaderName::ContentEncoding,
-            b"content-language" => HeaderName::ContentLanguage,
-            b"content-length" | b"l" => HeaderName::ContentLength,
-            b"content-type" | b"c" => HeaderName::ContentType,
-            b"cseq" => HeaderName::CSeq,
-            b"date" => HeaderName::Date,
-            b"error-info" => HeaderName::ErrorInfo,
-            b"event" | b"o" => HeaderName::Event,
-            b"expires" => HeaderName::Expires,
-            b"from" | b"f" => HeaderName::From,
-            b"in-reply-to" => HeaderName::InReplyTo,
-            b"max-forwards" => HeaderName::MaxForwards,
-            b"mime-version" => HeaderName::MimeVersion,
-            b"min-expires" => HeaderName::MinExpires,
-            b"min-se" => HeaderName::MinSe,
-            b"organization" => HeaderName::Organization,
-            b"path" => HeaderName::Path,
-            b"priority" => HeaderName::Priority,
-            b"privacy" => HeaderName::Privacy,
-            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-            b"proxy-authorization" => HeaderName::ProxyAuthorization,
-            b"proxy-require" => HeaderName::ProxyRequire,
-            b"rack" => HeaderName::Rack,
-            b"reason" => HeaderName::Reason,
-            b"record-route" => HeaderName::RecordRoute,
-            b"refer-to" | b"r" => HeaderName::ReferTo,
-            b"referred-by" | b"b" => HeaderName::ReferredBy,
-            b"reject-contact" | b"j" => HeaderName::RejectContact,
-            b"reply-to" => HeaderName::ReplyTo,
-            b"request-disposition" | b"d" => HeaderName::RequestDisposition,
-            b"require" => HeaderName::Require,
-            b"retry-after" => HeaderName::RetryAfter,
-            b"route" => HeaderName::Route,
-            b"rseq" => HeaderName::Rseq,
-            b"server" => HeaderName::Server,
-            b"service-route" => HeaderName::ServiceRoute,
-            b"session-expires" | b"x" => HeaderName::SessionExpires,
-            b"sip-etag" => HeaderName::SipEtag,
-            b"sip-if-match" => HeaderName::SipIfMatch,
-            b"subject" | b"s" => HeaderName::Subject,
-            b"subscription-state" => HeaderName::SubscriptionState,
-            b"supported" | b"k" => HeaderName::Supported,
-            b"timestamp" => HeaderName::Timestamp,
-            b"to" | b"t" => HeaderName::To,
-            b"unsupported" => HeaderName::Unsupported,
-            b"user-agent" => HeaderName::UserAgent,
-            b"via" | b"v" => HeaderName::Via,
-            b"warning" => HeaderName::Warning,
-            b"www-authenticate" => HeaderName::WwwAuthenticate,
-            b"p-asserted-identity" => HeaderName::PAssertedIdentity,
-            b"p-preferred-identity" => HeaderName::PPreferredIdentity,
-            b"p-asserted-service" => HeaderName::PAssertedService,
-            b"p-preferred-service" => HeaderName::PPreferredService,
-            b"p-served-user" => HeaderName::PServedUser,
-            b"p-associated-uri" => HeaderName::PAssociatedUri,
-            b"p-called-party-id" => HeaderName::PCalledPartyId,
-            b"p-access-network-info" => HeaderName::PAccessNetworkInfo,
-            b"p-charging-vector" => HeaderName::PChargingVector,
-            b"p-charging-function-addresses" => HeaderName::PChargingFunctionAddresses,
-            b"p-visited-network-id" => HeaderName::PVisitedNetworkId,
-            b"conversation-id" => HeaderName::ConversationId,
-            b"contribution-id" => HeaderName::ContributionId,
-            b"inreplyto-contribution-id" => HeaderName::InReplyToContributionId,
-            b"security-client" => HeaderName::SecurityClient,
-            b"security-server" => HeaderName::SecurityServer,
-            b"security-verify" => HeaderName::SecurityVerify,
+        };
+        let first = first.to_ascii_lowercase();
+        // `lit` is lower-case letters and '-': OR-ing 0x20 folds the case of a letter and
+        // leaves '-' alone; CR is the one other byte that would fold onto '-'.
+        let eq = |lit: &[u8]| {
+            name[1..]
+                .iter()
+                .zip(&lit[1..])
+                .all(|(&c, &l)| (c | 0x20) == l && c != b'\r')
+        };
+        match (name.len(), first) {
+            (1, b'a') => HeaderName::AcceptContact,
+            (1, b'b') => HeaderName::ReferredBy,
+            (1, b'c') => HeaderName::ContentType,
+            (1, b'd') => HeaderName::RequestDisposition,
+            (1, b'e') => HeaderName::ContentEncoding,
+            (1, b'f') => HeaderName::From,
+            (1, b'i') => HeaderName::CallId,
+            (1, b'j') => HeaderName::RejectContact,
+            (1, b'k') => HeaderName::Supported,
+            (1, b'l') => HeaderName::ContentLength,
+            (1, b'm') => HeaderName::Contact,
+            (1, b'o') => HeaderName::Event,
+            (1, b'r') => HeaderName::ReferTo,
+            (1, b's') => HeaderName::Subject,
+            (1, b't') => HeaderName::To,
+            (1, b'u') => HeaderName::AllowEvents,
+            (1, b'v') => HeaderName::Via,
+            (1, b'x') => HeaderName::SessionExpires,
+            (2, b't') => {
+                if eq(b"to") {
+                    return HeaderName::To;
+                }
+                HeaderName::Other
+            }
+            (3, b'v') => {
+                if eq(b"via") {
+                    return HeaderName::Via;
+                }
+                HeaderName::Other
+            }
+            (4, b'c') => {
+                if eq(b"cseq") {
+                    return HeaderName::CSeq;
+                }
+                HeaderName::Other
+            }
+            (4, b'd') => {
+                if eq(b"date") {
+                    return HeaderName::Date;
+                }
+                HeaderName::Other
+            }
+            (4, b'f') => {
+                if eq(b"from") {
+                    return HeaderName::From;
+                }
+                HeaderName::Other
+            }
+            (4, b'p') => {
+                if eq(b"path") {
+                    return HeaderName::Path;
+                }
+                HeaderName::Other
+            }
+            (4, b'r') => {
+                if eq(b"rack") {
+                    return HeaderName::Rack;
+                }
+                if eq(b"rseq") {
+                    return HeaderName::Rseq;
+                }
+                HeaderName::Other
+            }
+            (5, b'a') => {
+                if eq(b"allow") {
+                    return HeaderName::Allow;
+                }
+                HeaderName::Other
+            }
+            (5, b'e') => {
+                if eq(b"event") {
+                    return HeaderName::Event;
+                }
+                HeaderName::Other
+            }
+            (5, b'r') => {
+                if eq(b"route") {
+                    return HeaderName::Route;
+                }
+                HeaderName::Other
+            }
+            (6, b'a') => {
+                if eq(b"accept") {
+                    return HeaderName::Accept;
+                }
+                HeaderName::Other
+            }
+            (6, b'm') => {
+                if eq(b"min-se") {
+                    return HeaderName::MinSe;
+                }
+                HeaderName::Other
+            }
+            (6, b'r') => {
+                if eq(b"reason") {
+                    return HeaderName::Reason;
+                }
+                HeaderName::Other
+            }
+            (6, b's') => {
+                if eq(b"server") {
+                    return HeaderName::Server;
+                }
+                HeaderName::Other
+            }
+            (7, b'c') => {
+                if eq(b"call-id") {
+                    return HeaderName::CallId;
+                }
+                if eq(b"contact") {
+                    return HeaderName::Contact;
+                }
+                HeaderName::Other
+            }
+            (7, b'e') => {
+                if eq(b"expires") {
+                    return HeaderName::Expires;
+                }
+                HeaderName::Other
+            }
+            (7, b'p') => {
+                if eq(b"privacy") {
+                    return HeaderName::Privacy;
+                }
+                HeaderName::Other
+            }
+            (7, b'r') => {
+                if eq(b"require") {
+                    return HeaderName::Require;
+                }
+                HeaderName::Other
+            }
+            (7, b's') => {
+                if eq(b"subject") {
+                    return HeaderName::Subject;
+                }
+                HeaderName::Other
+            }
+            (7, b'w') => {
+                if eq(b"warning") {
+                    return HeaderName::Warning;
+                }
+                HeaderName::Other
+            }
+            (8, b'p') => {
+                if eq(b"priority") {
+                    return HeaderName::Priority;
+                }
+                HeaderName::Other
+            }
+            (8, b'r') => {
+                if eq(b"refer-to") {
+                    return HeaderName::ReferTo;
+                }
+                if eq(b"reply-to") {
+                    return HeaderName::ReplyTo;
+                }
+                HeaderName::Other
+            }
+            (8, b's') => {
+                if eq(b"sip-etag") {
+                    return HeaderName::SipEtag;
+                }
+                HeaderName::Other
+            }
+            (9, b'c') => {
+                if eq(b"call-info") {
+                    return HeaderName::CallInfo;
+                }
+                HeaderName::Other
+            }
+            (9, b's') => {
+                if eq(b"supported") {
+                    return HeaderName::Supported;
+                }
+                HeaderName::Other
+            }
+            (9, b't') => {
+                if eq(b"timestamp") {
+                    return HeaderName::Timestamp;
+                }
+                HeaderName::Other
+            }
+            (10, b'a') => {
+                if eq(b"alert-info") {
+                    return HeaderName::AlertInfo;
+                }
+                HeaderName::Other
+            }
+            (10, b'e') => {
+                if eq(b"error-info") {
+                    return HeaderName::ErrorInfo;
+                }
+                HeaderName::Other
+            }
+            (10, b'u') => {
+                if eq(b"user-agent") {
+                    return HeaderName::UserAgent;
+                }
+                HeaderName::Other
+            }
+            (11, b'i') => {
+                if eq(b"in-reply-to") {
+                    return HeaderName::InReplyTo;
+                }
+                HeaderName::Other
+            }
+            (11, b'm') => {
+                if eq(b"min-expires") {
+                    return HeaderName::MinExpires;
+                }
+                HeaderName::Other
+            }
+            (11, b'r') => {
+                if eq(b"referred-by") {
+                    return HeaderName::ReferredBy;
+                }
+                if eq(b"retry-after") {
+                    return HeaderName::RetryAfter;
+                }
+                HeaderName::Other
+            }
+            (11, b'u') => {
+                if eq(b"unsupported") {
+                    return HeaderName::Unsupported;
+                }
+                HeaderName::Other
+            }
+            (12, b'a') => {
+                if eq(b"allow-events") {
+                    return HeaderName::AllowEvents;
+                }
+                HeaderName::Other
+            }
+            (12, b'c') => {
+                if eq(b"content-type") {
+                    return HeaderName::ContentType;
+                }
+                HeaderName::Other
+            }
+            (12, b'm') => {
+                if eq(b"max-forwards") {
+                    return HeaderName::MaxForwards;
+                }
+                if eq(b"mime-version") {
+                    return HeaderName::MimeVersion;
+                }
+                HeaderName::Other
+            }
+            (12, b'o') => {
+                if eq(b"organization") {
+                    return HeaderName::Organization;
+                }
+                HeaderName::Other
+            }
+            (12, b'r') => {
+                if eq(b"record-route") {
+                    return HeaderName::RecordRoute;
+                }
+                HeaderName::Other
+            }
+            (12, b's') => {
+                if eq(b"sip-if-match") {
+                    return HeaderName::SipIfMatch;
+                }
+                HeaderName::Other
+            }
+            (13, b'a') => {
+                if eq(b"authorization") {
+                    return HeaderName::Authorization;
+                }
+                HeaderName::Other
+            }
+            (13, b'p') => {
+                if eq(b"proxy-require") {
+                    return HeaderName::ProxyRequire;
+                }
+                if eq(b"p-served-user") {
+                    return HeaderName::PServedUser;
+                }
+                HeaderName::Other
+            }
+            (13, b's') => {
+                if eq(b"service-route") {
+                    return HeaderName::ServiceRoute;
+                }
+                HeaderName::Other
+            }
+            (14, b'a') => {
+                if eq(b"accept-contact") {
+                    return HeaderName::AcceptContact;
+                }
+                HeaderName::Other
+            }
+            (14, b'c') => {
+                if eq(b"content-length") {
+                    return HeaderName::ContentLength;
+                }
+                HeaderName::Other
+            }
+            (14, b'r') => {
+                if eq(b"reject-contact") {
+                    return HeaderName::RejectContact;
+                }
+                HeaderName::Other
+            }
+            (15, b'a') => {
+                if eq(b"accept-encoding") {
+                    return HeaderName::AcceptEncoding;
+                }
+                if eq(b"accept-language") {
+                    return HeaderName::AcceptLanguage;
+                }
+                HeaderName::Other
+            }
+            (15, b'c') => {
+                if eq(b"conversation-id") {
+                    return HeaderName::ConversationId;
+                }
+                if eq(b"contribution-id") {
+                    return HeaderName::ContributionId;
+                }
+                HeaderName::Other
+            }
+            (15, b's') => {
+                if eq(b"session-expires") {
+                    return HeaderName::SessionExpires;
+                }
+                if eq(b"security-client") {
+                    return HeaderName::SecurityClient;
+                }
+                if eq(b"security-server") {
+                    return HeaderName::SecurityServer;
+                }
+                if eq(b"security-verify") {
+                    return HeaderName::SecurityVerify;
+                }
+                HeaderName::Other
+            }
+            (16, b'c') => {
+                if eq(b"content-encoding") {
+                    return HeaderName::ContentEncoding;
+                }
+                if eq(b"content-language") {
+                    return HeaderName::ContentLanguage;
+                }
+                HeaderName::Other
+            }
+            (16, b'p') => {
+                if eq(b"p-associated-uri") {
+                    return HeaderName::PAssociatedUri;
+                }
+                HeaderName::Other
+            }
+            (16, b'w') => {
+                if eq(b"www-authenticate") {
+                    return HeaderName::WwwAuthenticate;
+                }
+                HeaderName::Other
+            }
+            (17, b'p') => {
+                if eq(b"p-called-party-id") {
+                    return HeaderName::PCalledPartyId;
+                }
+                if eq(b"p-charging-vector") {
+                    return HeaderName::PChargingVector;
+                }
+                HeaderName::Other
+            }
+            (18, b'p') => {
+                if eq(b"proxy-authenticate") {
+                    return HeaderName::ProxyAuthenticate;
+                }
+                if eq(b"p-asserted-service") {
+                    return HeaderName::PAssertedService;
+                }
+                HeaderName::Other
+            }
+            (18, b's') => {
+                if eq(b"subscription-state") {
+                    return HeaderName::SubscriptionState;
+                }
+                HeaderName::Other
+            }
+            (19, b'a') => {
+                if eq(b"authentication-info") {
+                    return HeaderName::AuthenticationInfo;
+                }
+                HeaderName::Other
+            }
+            (19, b'c') => {
+                if eq(b"content-disposition") {
+                    return HeaderName::ContentDisposition;
+                }
+                HeaderName::Other
+            }
+            (19, b'p') => {
+                if eq(b"proxy-authorization") {
+                    return HeaderName::ProxyAuthorization;
+                }
+                if eq(b"p-asserted-identity") {
+                    return HeaderName::PAssertedIdentity;
+                }
+                if eq(b"p-preferred-service") {
+                    return HeaderName::PPreferredService;
+                }
+                HeaderName::Other
+            }
+            (19, b'r') => {
+                if eq(b"request-disposition") {
+                    return HeaderName::RequestDisposition;
+                }
+                HeaderName::Other
+            }
+            (20, b'p') => {
+                if eq(b"p-preferred-identity") {
+                    return HeaderName::PPreferredIdentity;
+                }
+                if eq(b"p-visited-network-id") {
+                    return HeaderName::PVisitedNetworkId;
+                }
+                HeaderName::Other
+            }
+            (21, b'p') => {
+                if eq(b"p-access-network-info") {
+                    return HeaderName::PAccessNetworkInfo;
+                }
+                HeaderName::Other
+            }
+            (25, b'i') => {
+                if eq(b"inreplyto-contribution-id") {
+                    return HeaderName::InReplyToContributionId;
+                }
+                HeaderName::Other
+            }
+            (29, b'p') => {
+                if eq(b"p-charging-function-addresses") {
+                    return HeaderName::PChargingFunctionAddresses;
+                }
+                HeaderName::Other
+            }
             _ => HeaderName::Other,
         }
     }

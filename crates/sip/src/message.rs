@@ -11,7 +11,6 @@
 //! the datagram; octets beyond Content-Length are ignored ([`Message::trailing_octets`]).
 
 use bytes::Bytes;
-use memchr::memmem;
 
 use crate::error::{ErrorKind, ParseError};
 use crate::header::HeaderName;
@@ -125,6 +124,17 @@ impl std::fmt::Debug for Message {
     }
 }
 
+/// The offset of the CR of the next CRLF in `b[from..to]`, or `to` when there is none.
+/// A bare LF is an error.
+#[inline]
+fn line_end(b: &[u8], from: usize, to: usize) -> Result<usize, ParseError> {
+    match memchr::memchr(b'\n', &b[from..to]) {
+        Some(x) if x > 0 && b[from + x - 1] == b'\r' => Ok(from + x - 1),
+        Some(x) => Err(ParseError::new(ErrorKind::BadLineEnding, from + x)),
+        None => Ok(to),
+    }
+}
+
 fn bad(header: &'static str, reason: &'static str) -> ErrorKind {
     ErrorKind::BadHeader { header, reason }
 }
@@ -169,13 +179,15 @@ impl Message {
         if p >= b.len() {
             return Err(ParseError::new(ErrorKind::Empty, p));
         }
-        let (head_len, body_start, terminated) = match memmem::find(&b[p..], b"\r\n\r\n") {
-            Some(i) => (p + i + 2, p + i + 4, true),
-            None => (b.len(), b.len(), false),
+        // One UTF-8 check over the whole buffer: a text body (the common case) passes with
+        // the header section; a binary body stops the valid prefix somewhere after it.
+        let text = match std::str::from_utf8(b) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or_default(),
         };
-        let head = std::str::from_utf8(&b[..head_len])
-            .map_err(|e| ParseError::new(ErrorKind::InvalidUtf8, e.valid_up_to()))?;
-        let sl_end = memmem::find(&b[p..head_len], b"\r\n").map_or(head_len, |i| p + i);
+        let tl = text.len();
+        let head = text;
+        let sl_end = line_end(b, p, tl)?;
         let mut m = Builder {
             start: None,
             headers: Vec::with_capacity(16),
@@ -195,10 +207,15 @@ impl Message {
         };
         m.start = Some(parse_start_line(head, p, sl_end).map_err(|(k, o)| ParseError::new(k, o))?);
         let mut i = sl_end + 2;
-        while i < head_len {
-            let mut e = memmem::find(&b[i..head_len], b"\r\n").map_or(head_len, |x| i + x);
-            while e + 2 < head_len && matches!(b[e + 2], b' ' | b'\t') {
-                e = memmem::find(&b[e + 2..head_len], b"\r\n").map_or(head_len, |x| e + 2 + x);
+        let (mut head_len, mut body_start, mut terminated) = (tl, tl, false);
+        while i < tl {
+            if b[i..].starts_with(b"\r\n") {
+                (head_len, body_start, terminated) = (i, i + 2, true);
+                break;
+            }
+            let mut e = line_end(b, i, tl)?;
+            while e + 2 < tl && matches!(b[e + 2], b' ' | b'\t') {
+                e = line_end(b, e + 2, tl)?;
             }
             if e - i > limits.max_line_length {
                 return Err(ParseError::new(
@@ -214,7 +231,12 @@ impl Message {
             i = e + 2;
         }
         if !terminated {
-            return Err(ParseError::new(ErrorKind::UnterminatedHeaders, head_len));
+            let kind = if tl < b.len() {
+                ErrorKind::InvalidUtf8
+            } else {
+                ErrorKind::UnterminatedHeaders
+            };
+            return Err(ParseError::new(kind, tl));
         }
         let start = m.start.take().expect("start line parsed");
         let missing = |h| ParseError::new(ErrorKind::MissingHeader(h), head_len);
@@ -652,21 +674,28 @@ fn parse_start_line(head: &str, start: usize, end: usize) -> Result<Start, (Erro
 impl Builder {
     fn header_line(&mut self, head: &str, i: usize, e: usize) -> Result<(), ErrorKind> {
         let b = head.as_bytes();
-        let mut c = Cur::new(head, i, e);
-        let (ns, ne) = c.token().ok_or(ErrorKind::BadHeaderLine)?;
-        while let Some(b' ' | b'\t') = c.peek() {
-            c.pos += 1;
+        // name *(SP / HTAB) ":" — found with one memchr; a known name is a token by
+        // construction, any other name is checked character by character.
+        let colon = b[i..e]
+            .iter()
+            .position(|&c| c == b':')
+            .ok_or(ErrorKind::BadHeaderLine)?
+            + i;
+        let (ns, mut ne) = (i, colon);
+        while ne > ns && matches!(b[ne - 1], b' ' | b'\t') {
+            ne -= 1;
         }
-        if !c.eat(b':') {
+        let name = HeaderName::from_bytes(&b[ns..ne]);
+        if name == HeaderName::Other && !text::is_token(&head[ns..ne]) {
             return Err(ErrorKind::BadHeaderLine);
         }
+        let mut c = Cur::new(head, colon + 1, e);
         c.ws();
         let vs = c.pos;
         let mut ve = e;
         while ve > vs && matches!(b[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
             ve -= 1;
         }
-        let name = HeaderName::from_bytes(&b[ns..ne]);
         let idx = self.headers.len() as u16;
         self.headers.push(HeaderField {
             name,

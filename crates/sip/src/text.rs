@@ -182,9 +182,12 @@ impl<'a> Cur<'a> {
     #[inline]
     pub(crate) fn take(&mut self, class: u16) -> usize {
         let start = self.pos;
-        while self.pos < self.end && is(self.s[self.pos], class) {
-            self.pos += 1;
-        }
+        let rest = &self.s[start..self.end.max(start)];
+        let n = rest
+            .iter()
+            .position(|&b| CLASS[b as usize] & class == 0)
+            .unwrap_or(rest.len());
+        self.pos = start + n;
         start
     }
 
@@ -233,23 +236,19 @@ impl<'a> Cur<'a> {
     /// Consumes bytes of `class` where `%HH` escapes are also allowed. Returns false on a
     /// malformed escape.
     pub(crate) fn take_escaped(&mut self, class: u16) -> bool {
-        while self.pos < self.end {
-            let b = self.s[self.pos];
-            if b == b'%' {
-                let ok = self.pos + 2 < self.end
-                    && self.s[self.pos + 1].is_ascii_hexdigit()
-                    && self.s[self.pos + 2].is_ascii_hexdigit();
-                if !ok {
-                    return false;
-                }
-                self.pos += 3;
-            } else if is(b, class) {
-                self.pos += 1;
-            } else {
-                break;
+        loop {
+            self.take(class);
+            if self.peek() != Some(b'%') {
+                return true;
             }
+            let ok = self.pos + 2 < self.end
+                && self.s[self.pos + 1].is_ascii_hexdigit()
+                && self.s[self.pos + 2].is_ascii_hexdigit();
+            if !ok {
+                return false;
+            }
+            self.pos += 3;
         }
-        true
     }
 }
 

@@ -164,6 +164,9 @@ impl<'a> Uri<'a> {
 }
 
 fn is_ipv4(s: &[u8]) -> bool {
+    if !s.first().is_some_and(u8::is_ascii_digit) || !s.last().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let mut parts = 0;
     for part in s.split(|&b| b == b'.') {
         parts += 1;
