@@ -129,34 +129,49 @@ impl StreamFramer {
     }
 }
 
-/// Finds Content-Length (or `l`) in a header section; it is mandatory on streams.
+/// Finds Content-Length (or `l`) in a header section (folded lines included); it is
+/// mandatory on streams.
 fn content_length(head: &[u8]) -> Result<usize, ParseError> {
     let mut found: Option<usize> = None;
-    let mut pos = 0;
-    for line in head.split(|&b| b == b'\n') {
-        let line_start = pos;
-        pos += line.len() + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = memchr::memchr(b':', line) else {
+    let mut i = 0;
+    while i < head.len() {
+        // One logical header field: up to a CRLF not followed by SP/HTAB.
+        let start = i;
+        let mut end = start;
+        loop {
+            match memchr::memchr(b'\n', &head[end..]) {
+                Some(x) => {
+                    end += x + 1;
+                    if end < head.len() && matches!(head[end], b' ' | b'\t') {
+                        continue;
+                    }
+                }
+                None => end = head.len(),
+            }
+            break;
+        }
+        i = end;
+        let field = &head[start..end];
+        let Some(colon) = memchr::memchr(b':', field) else {
             continue;
         };
-        let name = line[..colon].trim_ascii_end();
+        let name = field[..colon].trim_ascii_end();
         if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
             continue;
         }
         if found.is_some() {
             return Err(ParseError::new(
                 ErrorKind::DuplicateHeader("Content-Length"),
-                line_start,
+                start,
             ));
         }
-        let v = line[colon + 1..].trim_ascii();
+        let v = field[colon + 1..].trim_ascii();
         let n = crate::text::digits(v, u32::MAX as u64).ok_or(ParseError::new(
             ErrorKind::BadHeader {
                 header: "Content-Length",
                 reason: "not a non-negative integer",
             },
-            line_start,
+            start,
         ))?;
         found = Some(n as usize);
     }
