@@ -18,6 +18,9 @@ use crate::message::{Limits, Message};
 
 /// What the framer found next on the stream.
 #[derive(Debug)]
+// `Message` is returned by value everywhere (as from `Message::parse`); boxing it here only
+// for the frame enum would add an allocation per message on the stream path.
+#[allow(clippy::large_enum_variant)]
 pub enum Frame {
     /// A complete, valid message.
     Message(Message),

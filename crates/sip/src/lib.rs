@@ -23,10 +23,12 @@
 
 #![deny(unsafe_code)]
 
+mod auth;
 mod edit;
 mod error;
 mod framing;
 mod header;
+mod ims;
 mod message;
 mod method;
 mod name_addr;
@@ -36,10 +38,15 @@ mod text;
 mod uri;
 mod via;
 
+pub use auth::AuthHeader;
 pub use edit::{Editor, RequestBuilder, ResponseBuilder};
 pub use error::{ErrorKind, ParseError};
 pub use framing::{Frame, FramingError, StreamFramer};
 pub use header::HeaderName;
+pub use ims::{
+    ICSI_CPM_DEFERRED, ICSI_CPM_LARGEMSG, ICSI_CPM_MSG, ICSI_CPM_MSG_GROUP, RegState, ServedUser,
+    SessionCase,
+};
 pub use message::{ContactKind, Header, Limits, Message, split_commas};
 pub use method::Method;
 pub use name_addr::NameAddr;
