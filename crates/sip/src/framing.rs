@@ -34,7 +34,8 @@ pub enum Frame {
     /// A CRLFCRLF keep-alive ping (answer with a single CRLF pong).
     Ping,
     /// A single CRLF keep-alive pong. A CRLF alone in the buffer at a message boundary is
-    /// reported as a pong at once (a ping is expected to arrive in one segment).
+    /// reported as a pong at once (a ping is expected to arrive in one segment; one split
+    /// in its middle reads as two pongs).
     Pong,
 }
 
@@ -78,15 +79,21 @@ impl StreamFramer {
     /// The next frame, `Ok(None)` when more data is needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
         if self.want.is_none() && self.scanned == 0 {
-            if self.buf.starts_with(b"\r\n\r\n") {
+            // Keep-alives at a message boundary (RFC 5626 §3.5.1): CRLFCRLF is a ping, a
+            // lone CRLF a pong. A CRLF followed by CR is undecided until the next byte.
+            let b = &self.buf[..];
+            if b.starts_with(b"\r\n\r\n") {
                 self.buf.advance(4);
                 return Ok(Some(Frame::Ping));
             }
-            if self.buf.starts_with(b"\r\n") && (self.buf.len() == 2 || self.buf[2] != b'\r') {
+            if b.starts_with(b"\r\n") {
+                if b.len() == 3 && b[2] == b'\r' {
+                    return Ok(None);
+                }
                 self.buf.advance(2);
                 return Ok(Some(Frame::Pong));
             }
-            if self.buf.len() < 4 && b"\r\n\r\n".starts_with(&self.buf) {
+            if b == b"\r" || b.is_empty() {
                 return Ok(None);
             }
         }
@@ -229,6 +236,35 @@ mod tests {
         let mut f = StreamFramer::new(Limits::default());
         f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n");
         assert!(f.next_frame().is_err());
+    }
+
+    /// Found by the `sip_stream` fuzz target: a CRLF followed by a CR must frame the same
+    /// whether the bytes arrive together or one by one.
+    #[test]
+    fn crlf_cr_is_split_invariant() {
+        let mut input = b"\r\n\r".to_vec();
+        input.extend_from_slice(M);
+        let run = |chunk: usize| {
+            let mut f = StreamFramer::new(Limits::default());
+            let mut out = Vec::new();
+            for piece in input.chunks(chunk) {
+                f.push(piece);
+                while let Ok(Some(fr)) = f.next_frame() {
+                    out.push(match fr {
+                        Frame::Message(m) => m.as_bytes().to_vec(),
+                        Frame::Invalid { bytes, .. } => bytes.to_vec(),
+                        Frame::Ping => b"PING".to_vec(),
+                        Frame::Pong => b"PONG".to_vec(),
+                    });
+                }
+            }
+            out
+        };
+        let whole = run(input.len());
+        assert_eq!(whole[0], b"PONG");
+        for chunk in 1..8 {
+            assert_eq!(run(chunk), whole, "chunk {chunk}");
+        }
     }
 
     #[test]
