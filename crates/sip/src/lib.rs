@@ -24,6 +24,7 @@
 #![deny(unsafe_code)]
 
 mod auth;
+pub mod digest;
 mod edit;
 mod error;
 mod framing;
