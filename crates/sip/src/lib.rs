@@ -16,6 +16,38 @@
 //! the received buffer, stores offsets, decodes the routing headers once, and copies
 //! untouched header lines byte for byte when it forwards.
 //!
+//! ## Example: a proxy hop
+//!
+//! ```
+//! use cpm_sip::{Message, ResponseBuilder};
+//!
+//! let wire = "MESSAGE sip:bob@example.com SIP/2.0\r\n\
+//!     Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776;rport\r\n\
+//!     Max-Forwards: 70\r\n\
+//!     From: <sip:alice@example.com>;tag=49583\r\n\
+//!     To: <sip:bob@example.com>\r\n\
+//!     Call-ID: a84b4c76e66710\r\n\
+//!     CSeq: 1 MESSAGE\r\n\
+//!     Content-Type: text/plain\r\n\
+//!     Content-Length: 5\r\n\r\nhello";
+//! let req = Message::parse(wire)?;
+//! assert_eq!(req.top_via().branch(), Some("z9hG4bK776"));
+//! assert_eq!(req.from().tag(), Some("49583"));
+//!
+//! // Forward: our Via on top, Max-Forwards decremented, everything else byte for byte.
+//! let mut fwd = req.edit();
+//! fwd.push_via("SIP/2.0/TCP core.example.com;branch=z9hG4bKcore1");
+//! fwd.decrement_max_forwards().expect("not zero, else answer 483");
+//! let out = Message::parse(fwd.encode())?;
+//! assert_eq!(out.vias().len(), 2);
+//! assert_eq!(out.max_forwards(), Some(69));
+//!
+//! // Answer: Via, From, To, Call-ID and CSeq copied from the request, a To tag added.
+//! let ok = ResponseBuilder::new(&req, 202, "Accepted").to_tag("t1").build_message();
+//! assert_eq!(ok.status(), Some(202));
+//! # Ok::<(), cpm_sip::ParseError>(())
+//! ```
+//!
 //! ## Unsafe code
 //! Exactly one function uses `unsafe`: `Message::head`, which turns the header section
 //! validated as UTF-8 at parse time back into `&str` without validating it again on every
