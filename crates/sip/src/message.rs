@@ -425,8 +425,10 @@ impl Message {
         let mut spans = Vec::new();
         for h in self.headers.iter().filter(|h| h.name == name) {
             let mut c = Cur::new(head, h.value.start as usize, h.value.end as usize);
-            name_addr::parse_name_addr_list(&mut c, name.as_str().unwrap_or("header"), &mut spans)
-                .map_err(|k| ParseError::new(k, c.pos))?;
+            name_addr::parse_name_addr_list(&mut c, name.as_str().unwrap_or("header"), |s| {
+                spans.push(s)
+            })
+            .map_err(|k| ParseError::new(k, c.pos))?;
         }
         Ok(spans
             .into_iter()
@@ -786,14 +788,12 @@ impl Builder {
                 } else {
                     "Record-Route"
                 };
-                let mut list = Vec::new();
-                name_addr::parse_name_addr_list(&mut c, hn, &mut list)?;
                 let dst = if name == HeaderName::Route {
                     &mut self.routes
                 } else {
                     &mut self.record_routes
                 };
-                dst.extend(list.into_iter().map(|v| Item { header: idx, v }));
+                name_addr::parse_name_addr_list(&mut c, hn, |v| dst.push(Item { header: idx, v }))?;
             }
             HeaderName::Contact => {
                 if &b[vs..ve] == b"*" {
@@ -805,10 +805,10 @@ impl Builder {
                     if self.contact_star {
                         return Err(bad("Contact", "`*` must be the only Contact value"));
                     }
-                    let mut list = Vec::new();
-                    name_addr::parse_name_addr_list(&mut c, "Contact", &mut list)?;
-                    self.contacts
-                        .extend(list.into_iter().map(|v| Item { header: idx, v }));
+                    let dst = &mut self.contacts;
+                    name_addr::parse_name_addr_list(&mut c, "Contact", |v| {
+                        dst.push(Item { header: idx, v })
+                    })?;
                 }
             }
             HeaderName::Expires => {

@@ -187,11 +187,11 @@ fn addr_spec_end(c: &Cur<'_>) -> usize {
 pub(crate) fn parse_name_addr_list(
     c: &mut Cur<'_>,
     header: &'static str,
-    out: &mut Vec<NameAddrSpans>,
+    mut push: impl FnMut(NameAddrSpans),
 ) -> Result<(), ErrorKind> {
     loop {
         c.ws();
-        out.push(parse_name_addr(c, header)?);
+        push(parse_name_addr(c, header)?);
         c.ws();
         if c.eat(b',') {
             continue;

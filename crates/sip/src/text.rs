@@ -209,24 +209,18 @@ impl<'a> Cur<'a> {
         if !self.eat(b'"') {
             return None;
         }
-        while self.pos < self.end {
-            match self.s[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Some((start, self.pos));
+        while let Some(x) = memchr::memchr2(b'"', b'\\', &self.s[self.pos..self.end]) {
+            self.pos += x;
+            if self.s[self.pos] == b'"' {
+                self.pos += 1;
+                return Some((start, self.pos));
+            }
+            // quoted-pair: any octet 0x00-0x7F except CR and LF.
+            match self.s.get(self.pos + 1) {
+                Some(&c) if self.pos + 1 < self.end && c <= 0x7f && c != b'\r' && c != b'\n' => {
+                    self.pos += 2
                 }
-                b'\\' => {
-                    // quoted-pair: any octet 0x00-0x7F except CR and LF.
-                    match self.s.get(self.pos + 1) {
-                        Some(&c)
-                            if self.pos + 1 < self.end && c <= 0x7f && c != b'\r' && c != b'\n' =>
-                        {
-                            self.pos += 2
-                        }
-                        _ => return None,
-                    }
-                }
-                _ => self.pos += 1,
+                _ => break,
             }
         }
         self.pos = start;
