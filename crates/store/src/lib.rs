@@ -36,8 +36,9 @@
 //!
 //! ## Blocking contract
 //! The API is **synchronous**: each call runs one short SQLite transaction on the calling
-//! thread (usually well under a millisecond, but it can wait on disk `fsync` or, across
-//! processes, on the 5 s busy timeout). From async code call it inside
+//! thread: reads take microseconds, writes wait for one `fsync` of the WAL (about a
+//! millisecond on an SSD, more on spinning or network disks), and across processes a write
+//! may wait up to the 5 s busy timeout for another writer. From async code call it inside
 //! `tokio::task::spawn_blocking`:
 //!
 //! ```text

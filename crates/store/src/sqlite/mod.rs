@@ -14,7 +14,7 @@ mod users;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -152,13 +152,20 @@ impl SqliteStore {
         op: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let conn = if self.readers.is_empty() {
-            &self.writer
+        let mut conn = if self.readers.is_empty() {
+            lock(&self.writer)
         } else {
-            let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-            &self.readers[i]
+            // Take the first idle reader, starting round-robin; wait only if all are busy.
+            let n = self.readers.len();
+            let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+            (0..n)
+                .find_map(|k| match self.readers[(start + k) % n].try_lock() {
+                    Ok(guard) => Some(guard),
+                    Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                    Err(TryLockError::WouldBlock) => None,
+                })
+                .unwrap_or_else(|| lock(&self.readers[start]))
         };
-        let mut conn = lock(conn);
         let tx = conn.transaction().ctx(op)?;
         let out = f(&tx)?;
         tx.finish().ctx(op)?;
