@@ -54,12 +54,19 @@ fn parse_lines(block: &[u8]) -> Result<Vec<(String, String)>, CpimError> {
             let last = out.last_mut().ok_or(CpimError::BadHeaderLine(i + 1))?;
             last.1.push(' ');
             last.1.push_str(line.trim());
+            let end = last.1.trim_end().len();
+            last.1.truncate(end);
             continue;
         }
         let (name, value) = line
             .split_once(':')
             .ok_or(CpimError::BadHeaderLine(i + 1))?;
-        if name.is_empty() || name.contains([' ', '\t']) {
+        // RFC 3862 §3.2: name-char = %x21-39 / %x3B-7E.
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b':')
+        {
             return Err(CpimError::BadHeaderLine(i + 1));
         }
         out.push((name.to_string(), value.trim().to_string()));
@@ -204,6 +211,19 @@ mod tests {
         assert_eq!(m.ns_header(IMDN_NS, "Message-ID"), Some("34jk324j"));
         assert_eq!(m.text_content(), Some("Hello World"));
         assert_eq!(CpimMessage::parse(&m.to_bytes()).unwrap(), m);
+    }
+
+    /// Found by the `cpim` fuzz target: a folded line of only white space must not leave a
+    /// trailing space that a re-serialization would lose.
+    #[test]
+    fn folding_keeps_values_stable() {
+        let m = CpimMessage::parse(b"T: o\r\n \x0b\r\n\r\nContent-Type: a/b\r\n\r\n").unwrap();
+        assert_eq!(m.header("T"), Some("o"));
+        assert_eq!(
+            CpimMessage::parse(&m.to_bytes()).unwrap().headers,
+            m.headers
+        );
+        assert!(CpimMessage::parse(b"\rX: y\r\n\r\nContent-Type: a/b\r\n\r\n").is_err());
     }
 
     #[test]
