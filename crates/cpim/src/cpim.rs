@@ -52,10 +52,9 @@ fn parse_lines(block: &[u8]) -> Result<Vec<(String, String)>, CpimError> {
         if line.starts_with([' ', '\t']) {
             // Folded continuation (tolerated on the MIME side).
             let last = out.last_mut().ok_or(CpimError::BadHeaderLine(i + 1))?;
-            last.1.push(' ');
-            last.1.push_str(line.trim());
-            let end = last.1.trim_end().len();
-            last.1.truncate(end);
+            // Join with one space, then trim the whole value: a re-serialization must
+            // read back the same value.
+            last.1 = format!("{} {}", last.1, line.trim()).trim().to_string();
             continue;
         }
         let (name, value) = line
@@ -223,6 +222,8 @@ mod tests {
             CpimMessage::parse(&m.to_bytes()).unwrap().headers,
             m.headers
         );
+        let m = CpimMessage::parse(b"To: \x0b\r\n o\r\n\r\nContent-Type: a/b\r\n\r\n").unwrap();
+        assert_eq!(m.header("To"), Some("o"));
         assert!(CpimMessage::parse(b"\rX: y\r\n\r\nContent-Type: a/b\r\n\r\n").is_err());
     }
 
