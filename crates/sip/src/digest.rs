@@ -115,9 +115,12 @@ pub struct DigestServer {
     /// Highest nonce-count seen per nonce (replay protection), bounded.
     counts: HashMap<String, u32>,
     max_tracked: usize,
+    /// Makes every nonce unique, even two issued in the same second.
+    counter: u32,
 }
 
 const TS_HEX: usize = 16;
+const CTR_HEX: usize = 8;
 const MAC_HEX: usize = 32;
 
 impl DigestServer {
@@ -129,7 +132,15 @@ impl DigestServer {
             lifetime_secs,
             counts: HashMap::new(),
             max_tracked: 100_000,
+            counter: 0,
         }
+    }
+
+    /// Starts the nonce counter at `seed` (give each node a random seed so that nodes
+    /// sharing a secret never issue the same nonce).
+    pub fn with_counter_seed(mut self, seed: u32) -> DigestServer {
+        self.counter = seed;
+        self
     }
 
     /// The realm.
@@ -145,16 +156,17 @@ impl DigestServer {
         hex(&mac.finalize().into_bytes())[..MAC_HEX].to_string()
     }
 
-    /// A fresh nonce: issue time and an HMAC over it.
-    pub fn nonce(&self, now_unix: u64) -> String {
-        let ts = format!("{now_unix:016x}");
-        let mac = self.mac(&ts);
-        format!("{ts}{mac}")
+    /// A fresh nonce: issue time, a counter, and an HMAC over both.
+    pub fn nonce(&mut self, now_unix: u64) -> String {
+        self.counter = self.counter.wrapping_add(1);
+        let stamp = format!("{now_unix:016x}{:08x}", self.counter);
+        let mac = self.mac(&stamp);
+        format!("{stamp}{mac}")
     }
 
     /// The challenge header values (WWW-Authenticate or Proxy-Authenticate), SHA-256 first
     /// then MD5, as RFC 8760 §2.4 recommends.
-    pub fn challenges(&self, now_unix: u64, stale: bool) -> Vec<String> {
+    pub fn challenges(&mut self, now_unix: u64, stale: bool) -> Vec<String> {
         let nonce = self.nonce(now_unix);
         [Algorithm::Sha256, Algorithm::Md5]
             .iter()
@@ -198,14 +210,15 @@ impl DigestServer {
             return Verdict::Rejected("unsupported algorithm");
         };
         // The nonce must be ours.
-        if nonce.len() != TS_HEX + MAC_HEX || !nonce.is_char_boundary(TS_HEX) {
+        let stamp_len = TS_HEX + CTR_HEX;
+        if nonce.len() != stamp_len + MAC_HEX || !nonce.is_char_boundary(stamp_len) {
             return Verdict::Rejected("not a nonce of this server");
         }
-        let (ts, mac) = nonce.split_at(TS_HEX);
-        if !constant_time_eq(self.mac(ts).as_bytes(), mac.as_bytes()) {
+        let (stamp, mac) = nonce.split_at(stamp_len);
+        if !constant_time_eq(self.mac(stamp).as_bytes(), mac.as_bytes()) {
             return Verdict::Rejected("not a nonce of this server");
         }
-        let Ok(issued) = u64::from_str_radix(ts, 16) else {
+        let Ok(issued) = u64::from_str_radix(&stamp[..TS_HEX], 16) else {
             return Verdict::Rejected("not a nonce of this server");
         };
         let qop = get("qop");
@@ -334,7 +347,7 @@ mod tests {
         DigestServer::new("cpm.example.com", b"0123456789abcdef0123456789abcdef", 300)
     }
 
-    fn creds(s: &DigestServer, now: u64, alg: usize, pw: &str, nc: u32) -> String {
+    fn creds(s: &mut DigestServer, now: u64, alg: usize, pw: &str, nc: u32) -> String {
         let ch = s.challenges(now, false)[alg].clone();
         let ch = AuthHeader::parse(&ch).unwrap();
         authorization(
@@ -354,12 +367,17 @@ mod tests {
     }
 
     #[test]
+    fn nonces_are_unique_within_a_second() {
+        let mut s = server();
+        assert_ne!(s.nonce(5), s.nonce(5));
+    }
+
+    #[test]
     fn sha256_and_md5_round_trip_with_replay_and_stale() {
         let mut s = server();
         for alg in 0..2 {
-            // Both challenges of one response share a nonce; use a fresh one per algorithm.
-            let now = 1000 + alg as u64 * 10;
-            let v = creds(&s, now, alg, "secret", 1);
+            let now = 1000;
+            let v = creds(&mut s, now, alg, "secret", 1);
             let a = AuthHeader::parse(&v).unwrap();
             assert_eq!(
                 s.verify(1001, "REGISTER", &a, users),
@@ -373,14 +391,14 @@ mod tests {
                 Verdict::Rejected("replayed nonce-count")
             );
             // Wrong password.
-            let bad = creds(&s, now, alg, "nope", 2);
+            let bad = creds(&mut s, now, alg, "nope", 2);
             assert!(matches!(
                 s.verify(1001, "REGISTER", &AuthHeader::parse(&bad).unwrap(), users),
                 Verdict::Rejected(_)
             ));
         }
         // Expired nonce with the right password: stale.
-        let v = creds(&s, 1000, 0, "secret", 1);
+        let v = creds(&mut s, 1000, 0, "secret", 1);
         assert_eq!(
             s.verify(
                 1000 + 301,
@@ -391,14 +409,14 @@ mod tests {
             Verdict::Stale
         );
         // A nonce from another secret is not ours.
-        let other = DigestServer::new("cpm.example.com", b"another secret", 300);
-        let v = creds(&other, 1000, 0, "secret", 1);
+        let mut other = DigestServer::new("cpm.example.com", b"another secret", 300);
+        let v = creds(&mut other, 1000, 0, "secret", 1);
         assert_eq!(
             s.verify(1001, "REGISTER", &AuthHeader::parse(&v).unwrap(), users),
             Verdict::Rejected("not a nonce of this server")
         );
         // Method is covered by the response.
-        let v = creds(&s, 2000, 0, "secret", 1);
+        let v = creds(&mut s, 2000, 0, "secret", 1);
         assert!(matches!(
             s.verify(2001, "INVITE", &AuthHeader::parse(&v).unwrap(), users),
             Verdict::Rejected(_)
