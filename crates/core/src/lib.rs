@@ -10,5 +10,7 @@
 //! drive them from any transport and tests can run them with simulated time.
 
 pub mod registrar;
+pub mod routing;
+pub mod triggers;
 
 pub use registrar::{RegisterResult, Registrar, RegistrarConfig};
