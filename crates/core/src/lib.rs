@@ -9,6 +9,7 @@
 //! store and `now`, and return the response bytes plus what changed, so the node crate can
 //! drive them from any transport and tests can run them with simulated time.
 
+pub mod identity;
 pub mod registrar;
 pub mod routing;
 pub mod triggers;
