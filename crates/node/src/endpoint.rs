@@ -16,17 +16,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cpm_sip::{Limits, Message};
+use cpm_sip::{Limits, Message, Via};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 use crate::memory::{MemoryDatagram, MemoryHub};
 use crate::stream::{QUEUE, run_listener, run_outbound};
 use crate::transport::{FlowId, Peer, Target, Transport};
 use crate::udp::{Datagram, read_datagram, run_udp};
-use crate::via::{response_addr, stamp_sent_by};
+use crate::via::{ip_of_host, response_addr, stamp_sent_by};
+
+/// Largest request sent over UDP when the path MTU is unknown (RFC 3261 §18.1.1); larger
+/// ones go over TCP.
+pub const UDP_MAX_REQUEST: usize = 1300;
 
 /// What an endpoint listens on and how it behaves. Build with `Default` and set fields.
 #[derive(Clone)]
@@ -51,6 +55,9 @@ pub struct EndpointConfig {
     pub idle_timeout: Duration,
     /// Bound on TCP connect plus TLS handshake.
     pub connect_timeout: Duration,
+    /// Send a CRLFCRLF keep-alive ping (RFC 5626 §4.4.1) on connections this endpoint opened
+    /// after this long without sending anything; `None`: never.
+    pub keepalive_interval: Option<Duration>,
 }
 
 impl Default for EndpointConfig {
@@ -66,6 +73,7 @@ impl Default for EndpointConfig {
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(5),
+            keepalive_interval: None,
         }
     }
 }
@@ -218,6 +226,7 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) idle_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) keepalive_interval: Option<Duration>,
     next_flow: AtomicU64,
 }
 
@@ -286,6 +295,7 @@ impl Endpoint {
             limits: config.limits.clone(),
             idle_timeout: config.idle_timeout,
             connect_timeout: config.connect_timeout,
+            keepalive_interval: config.keepalive_interval,
             next_flow: AtomicU64::new(1),
         });
         let mut local = Vec::new();
@@ -454,11 +464,44 @@ impl Core {
     }
 
     fn deliver(&mut self, incoming: Incoming) {
-        if incoming.message.is_request() {
+        let m = &incoming.message;
+        debug!(peer = %incoming.peer, start = m.start_line(), call_id = m.call_id(), "received");
+        trace!(peer = %incoming.peer, "<<<\n{}", String::from_utf8_lossy(m.as_bytes()));
+        if m.is_request() {
             self.role.on_request(incoming, &self.handle);
-        } else {
+        } else if self.via_is_ours(&m.top_via()) {
             self.role.on_response(incoming, &self.handle);
+        } else {
+            // RFC 3261 §18.1.2: a response whose top Via is not ours is discarded.
+            debug!(
+                via = m.top_via().as_str(),
+                "response for another sent-by dropped"
+            );
         }
+    }
+
+    /// True when a top Via's sent-by is one this endpoint stamps.
+    fn via_is_ours(&self, via: &Via<'_>) -> bool {
+        let host = via.host();
+        if let Some((_, name)) = &self.memory {
+            if host.eq_ignore_ascii_case(name) {
+                return true;
+            }
+        }
+        if self.listeners.is_empty() {
+            return true; // a client-only endpoint stamps a placeholder sent-by
+        }
+        self.listeners.iter().any(|(t, a)| {
+            let port = via
+                .port()
+                .unwrap_or(if *t == Transport::Tls { 5061 } else { 5060 });
+            let host_ok = ip_of_host(host) == Some(a.ip())
+                || self
+                    .advertise
+                    .as_deref()
+                    .is_some_and(|h| host.eq_ignore_ascii_case(&bracket(h)));
+            host_ok && port == a.port()
+        })
     }
 
     async fn on_memory(&mut self, d: MemoryDatagram) {
@@ -478,6 +521,7 @@ impl Core {
     }
 
     fn send_memory(&mut self, to: &Arc<str>, bytes: Bytes) {
+        trace!(%to, "MEM >>>\n{}", String::from_utf8_lossy(&bytes));
         let Some((hub, me)) = &self.memory else {
             let error = "this endpoint is not on a memory hub";
             self.role
@@ -541,8 +585,17 @@ impl Core {
                 self.send_memory(&name.clone(), bytes);
             }
             Target::Net(transport, addr) => {
-                let bytes = stamp_sent_by(&msg, *transport, &self.sent_by(*transport, Some(*addr)));
-                self.send_net(*transport, *addr, None, bytes, Some(&target))
+                let mut transport = *transport;
+                let mut bytes =
+                    stamp_sent_by(&msg, transport, &self.sent_by(transport, Some(*addr)));
+                if transport == Transport::Udp && bytes.len() > UDP_MAX_REQUEST {
+                    // RFC 3261 §18.1.1: a large request goes over a congestion-controlled
+                    // transport instead.
+                    debug!(len = bytes.len(), %addr, "request too large for UDP; using TCP");
+                    transport = Transport::Tcp;
+                    bytes = stamp_sent_by(&msg, transport, &self.sent_by(transport, Some(*addr)));
+                }
+                self.send_net(transport, *addr, None, bytes, Some(&target))
                     .await;
             }
         }
@@ -593,6 +646,7 @@ impl Core {
         bytes: Bytes,
         target: Option<&Target>,
     ) {
+        trace!(%dest, %transport, ">>>\n{}", String::from_utf8_lossy(&bytes));
         if transport == Transport::Udp {
             let sock = self
                 .udp

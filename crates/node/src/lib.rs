@@ -32,7 +32,7 @@ pub mod via;
 
 pub use endpoint::{
     ChannelRole, Endpoint, EndpointClosed, EndpointConfig, EndpointHandle, Incoming, Role,
-    RoleEvent,
+    RoleEvent, UDP_MAX_REQUEST,
 };
 pub use error_response::error_response_for_raw;
 pub use memory::MemoryHub;

@@ -68,11 +68,13 @@ pub(crate) async fn run_listener(
                 return;
             }
             match tls {
-                None => run_connection(tcp, flow, transport, remote, shared, rx).await,
+                None => run_connection(tcp, flow, transport, remote, shared, rx, None).await,
                 Some(acceptor) => {
                     let hs = tokio::time::timeout(shared.connect_timeout, acceptor.accept(tcp));
                     match hs.await {
-                        Ok(Ok(s)) => run_connection(s, flow, transport, remote, shared, rx).await,
+                        Ok(Ok(s)) => {
+                            run_connection(s, flow, transport, remote, shared, rx, None).await
+                        }
                         Ok(Err(e)) => {
                             info!(%remote, %e, "TLS handshake failed");
                             shared.flow_down(flow, Some(e.to_string())).await;
@@ -124,12 +126,15 @@ pub(crate) async fn run_outbound(
         }
     };
     debug!(flow, %remote, %transport, "connected");
+    let keepalive = shared.keepalive_interval;
     match tls {
-        None => run_connection(tcp, flow, transport, remote, shared, rx).await,
+        None => run_connection(tcp, flow, transport, remote, shared, rx, keepalive).await,
         Some((connector, name)) => {
             let hs = tokio::time::timeout(shared.connect_timeout, connector.connect(name, tcp));
             match hs.await {
-                Ok(Ok(s)) => run_connection(s, flow, transport, remote, shared, rx).await,
+                Ok(Ok(s)) => {
+                    run_connection(s, flow, transport, remote, shared, rx, keepalive).await
+                }
                 Ok(Err(e)) => {
                     info!(%remote, %e, "TLS handshake failed");
                     shared
@@ -156,7 +161,8 @@ enum Close {
     Endpoint,
 }
 
-/// Reads, frames and writes one connection until it closes, then reports it down.
+/// Reads, frames and writes one connection until it closes, then reports it down. With
+/// `keepalive`, a CRLFCRLF ping is sent after that long without writing (RFC 5626 §4.4.1).
 pub(crate) async fn run_connection<S>(
     stream: S,
     flow: FlowId,
@@ -164,6 +170,7 @@ pub(crate) async fn run_connection<S>(
     remote: SocketAddr,
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Bytes>,
+    keepalive: Option<std::time::Duration>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -173,6 +180,8 @@ pub(crate) async fn run_connection<S>(
     let mut shutdown = shared.shutdown.clone();
     let idle = shared.idle_timeout;
     let mut deadline = Instant::now() + idle;
+    let far = std::time::Duration::from_secs(86_400 * 365);
+    let mut ping_at = Instant::now() + keepalive.unwrap_or(far);
     let peer = Peer {
         transport,
         addr: remote,
@@ -223,6 +232,13 @@ pub(crate) async fn run_connection<S>(
                     break Close::Io(e);
                 }
                 deadline = Instant::now() + idle;
+                ping_at = Instant::now() + keepalive.unwrap_or(far);
+            }
+            _ = sleep_until(ping_at), if keepalive.is_some() => {
+                if let Err(e) = wr.write_all(b"\r\n\r\n").await {
+                    break Close::Io(e);
+                }
+                ping_at = Instant::now() + keepalive.unwrap_or(far);
             }
             _ = sleep_until(deadline) => break Close::Idle,
             _ = shutdown.changed() => break Close::Endpoint,

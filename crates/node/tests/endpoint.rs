@@ -421,3 +421,106 @@ async fn memory_transport_between_two_endpoints() {
     assert_eq!(hub.names(), ["client"]);
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_request_goes_over_tcp_instead_of_udp() {
+    // UDP and TCP on one port, as on 5060 in a deployment.
+    let (role, mut server_rx) = ChannelRole::new();
+    let mut server = None;
+    for _ in 0..20 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let cfg = EndpointConfig {
+            udp: vec![addr],
+            tcp: vec![addr],
+            ..EndpointConfig::default()
+        };
+        if let Ok(ep) = Endpoint::start(cfg, ChannelRole(role.0.clone())).await {
+            server = Some(ep);
+            break;
+        }
+    }
+    let server = server.expect("a port free for UDP and TCP");
+    let (role, mut client_rx) = ChannelRole::new();
+    let client = Endpoint::start(udp_tcp(false), role).await.unwrap();
+    let big = options("big", "UDP", "placeholder.invalid").replace(
+        "Content-Length: 0\r\n",
+        &format!("X-Padding: {}\r\nContent-Length: 0\r\n", "p".repeat(1400)),
+    );
+    let to = Target::Net(Transport::Udp, server.local_addr(Transport::Udp).unwrap());
+    client
+        .handle()
+        .send_request(to, Message::parse(big).unwrap())
+        .unwrap();
+    let RoleEvent::Request(req) = next(&mut server_rx).await else {
+        panic!("expected the request")
+    };
+    assert_eq!(req.peer.transport, Transport::Tcp);
+    assert_eq!(req.message.top_via().transport(), "TCP");
+    let ok = cpm_sip::ResponseBuilder::new(&req.message, 200, "OK").build_message();
+    server.handle().respond(&req, ok).unwrap();
+    assert_eq!(response(&mut client_rx).await.status(), Some(200));
+}
+
+#[tokio::test]
+async fn keepalive_pings_hold_an_outbound_connection_open() {
+    let (role, mut server_rx) = ChannelRole::new();
+    let server = Endpoint::start(
+        EndpointConfig {
+            idle_timeout: Duration::from_millis(200),
+            ..udp_tcp(false)
+        },
+        role,
+    )
+    .await
+    .unwrap();
+    let (role, _client_rx) = ChannelRole::new();
+    let client = Endpoint::start(
+        EndpointConfig {
+            keepalive_interval: Some(Duration::from_millis(40)),
+            ..udp_tcp(false)
+        },
+        role,
+    )
+    .await
+    .unwrap();
+    let to = Target::Net(Transport::Tcp, server.local_addr(Transport::Tcp).unwrap());
+    let mut flows = Vec::new();
+    for b in ["k1", "k2"] {
+        client
+            .handle()
+            .send_request(to.clone(), request(b))
+            .unwrap();
+        let RoleEvent::Request(req) = next(&mut server_rx).await else {
+            panic!("expected a request")
+        };
+        flows.push(req.peer.flow);
+        // Longer than the server's idle timeout: only the pings keep the connection.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert_eq!(flows[0], flows[1]);
+}
+
+#[tokio::test]
+async fn responses_for_another_sent_by_are_dropped() {
+    let (role, mut rx) = ChannelRole::new();
+    let ep = Endpoint::start(udp_tcp(false), role).await.unwrap();
+    let me = ep.local_addr(Transport::Udp).unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let resp = |sent_by: &str, id: &str| {
+        format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {sent_by};branch=z9hG4bK{id}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    peer.send_to(resp("192.0.2.7:5060", "foreign").as_bytes(), me)
+        .await
+        .unwrap();
+    peer.send_to(resp(&me.to_string(), "ours").as_bytes(), me)
+        .await
+        .unwrap();
+    assert_eq!(response(&mut rx).await.call_id(), "ours");
+}
