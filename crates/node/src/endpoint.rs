@@ -624,11 +624,15 @@ impl Core {
                 // Same connection when it is still open (RFC 3261 §18.2.2), else a new one
                 // to received/port.
                 if let Some(f) = peer.flow.and_then(|f| self.flows.get(&f)) {
-                    if f.tx.try_send(bytes.clone()).is_ok() {
-                        return;
+                    match f.tx.try_send(bytes.clone()) {
+                        Ok(()) => return,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            warn!(%peer, "connection queue full; response dropped");
+                            return;
+                        }
+                        // Closing right now: fall through to a new connection.
+                        Err(mpsc::error::TrySendError::Closed(_)) => {}
                     }
-                    warn!(%peer, "connection queue full; response dropped");
-                    return;
                 }
                 let dest = response_addr(&msg.top_via(), t).unwrap_or(peer.addr);
                 self.send_net(t, dest, None, bytes, None).await;
@@ -643,7 +647,7 @@ impl Core {
         transport: Transport,
         dest: SocketAddr,
         via_flow: Option<FlowId>,
-        bytes: Bytes,
+        mut bytes: Bytes,
         target: Option<&Target>,
     ) {
         trace!(%dest, %transport, ">>>\n{}", String::from_utf8_lossy(&bytes));
@@ -674,10 +678,15 @@ impl Core {
             .get(&(transport, dest))
             .and_then(|f| self.flows.get(f))
         {
-            if f.tx.try_send(bytes).is_err() {
-                warn!(%dest, %transport, "connection queue full; message dropped");
+            match f.tx.try_send(bytes) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(%dest, %transport, "connection queue full; message dropped");
+                    return;
+                }
+                // The connection is closing (its FlowDown is still queued): open a new one.
+                Err(mpsc::error::TrySendError::Closed(b)) => bytes = b,
             }
-            return;
         }
         let tls = if transport == Transport::Tls {
             let Some(connector) = self.tls_client.clone() else {

@@ -524,3 +524,27 @@ async fn responses_for_another_sent_by_are_dropped() {
         .unwrap();
     assert_eq!(response(&mut rx).await.call_id(), "ours");
 }
+
+#[tokio::test]
+async fn oversize_udp_request_gets_513() {
+    let ep = uas(EndpointConfig {
+        limits: Limits {
+            max_message_size: 600,
+            ..Limits::default()
+        },
+        ..udp_tcp(false)
+    })
+    .await;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let big = options("o1", "UDP", "127.0.0.1:9").replace(
+        "Content-Length: 0\r\n",
+        &format!("X-Padding: {}\r\nContent-Length: 0\r\n", "p".repeat(400)),
+    );
+    client
+        .send_to(big.as_bytes(), ep.local_addr(Transport::Udp).unwrap())
+        .await
+        .unwrap();
+    let resp = recv_udp(&client).await;
+    assert_eq!(resp.status(), Some(513));
+    assert_eq!(resp.call_id(), "o1");
+}
