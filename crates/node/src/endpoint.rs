@@ -598,6 +598,15 @@ impl Core {
                 self.send_net(transport, *addr, None, bytes, Some(&target))
                     .await;
             }
+            Target::TlsNamed(addr, _) => {
+                let bytes = stamp_sent_by(
+                    &msg,
+                    Transport::Tls,
+                    &self.sent_by(Transport::Tls, Some(*addr)),
+                );
+                self.send_net(Transport::Tls, *addr, None, bytes, Some(&target))
+                    .await;
+            }
         }
     }
 
@@ -695,7 +704,20 @@ impl Core {
                     .on_send_error(&t, "no TLS client configuration", &self.handle);
                 return;
             };
-            let name = rustls::pki_types::ServerName::IpAddress(dest.ip().into());
+            let name = match target {
+                Some(Target::TlsNamed(_, host)) => {
+                    match rustls::pki_types::ServerName::try_from(host.to_string()) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            let t = target.cloned().unwrap_or(Target::Net(transport, dest));
+                            let error = format!("bad TLS server name {host:?}: {e}");
+                            self.role.on_send_error(&t, &error, &self.handle);
+                            return;
+                        }
+                    }
+                }
+                _ => rustls::pki_types::ServerName::IpAddress(dest.ip().into()),
+            };
             Some((connector, name))
         } else {
             None

@@ -87,8 +87,12 @@ impl fmt::Display for Peer {
 /// from the Route set or Request-URI).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// A network address over UDP, TCP or TLS.
+    /// A network address over UDP, TCP or TLS (a TLS server's certificate must then name
+    /// the IP address).
     Net(Transport, SocketAddr),
+    /// TLS to an address whose certificate must name this host (`sips:` URIs with a domain,
+    /// RFC 5922).
+    TlsNamed(SocketAddr, Arc<str>),
     /// An endpoint in this process, by the name it registered with a
     /// [`MemoryHub`](crate::MemoryHub).
     Memory(Arc<str>),
@@ -99,6 +103,7 @@ impl Target {
     pub fn transport(&self) -> Transport {
         match self {
             Target::Net(t, _) => *t,
+            Target::TlsNamed(..) => Transport::Tls,
             Target::Memory(_) => Transport::Memory,
         }
     }
@@ -108,6 +113,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Net(t, a) => write!(f, "{t}:{a}"),
+            Target::TlsNamed(a, host) => write!(f, "TLS:{a}({host})"),
             Target::Memory(n) => write!(f, "MEM:{n}"),
         }
     }

@@ -357,6 +357,30 @@ async fn tls_round_trip_with_self_signed_certificate() {
         assert_eq!(resp.call_id(), b);
         assert_eq!(resp.top_via().transport(), "TLS");
     }
+    // By name: the certificate names localhost, so a TLS target named so is verified.
+    let (named_tls, named_cert) = self_signed(&["localhost".to_string()]).unwrap();
+    let named = uas(EndpointConfig {
+        tls: vec![loopback(false)],
+        tls_server: Some(named_tls),
+        ..EndpointConfig::default()
+    })
+    .await;
+    let (role, mut rx3) = ChannelRole::new();
+    let by_name = Endpoint::start(
+        EndpointConfig {
+            tls_client: Some(client_config_trusting(&[named_cert]).unwrap()),
+            ..EndpointConfig::default()
+        },
+        role,
+    )
+    .await
+    .unwrap();
+    let addr = named.local_addr(Transport::Tls).unwrap();
+    by_name
+        .handle()
+        .send_request(Target::TlsNamed(addr, "localhost".into()), request("s4"))
+        .unwrap();
+    assert_eq!(response(&mut rx3).await.status(), Some(200));
     // A client that does not trust the certificate fails the handshake.
     let (role, mut rx2) = ChannelRole::new();
     let other = self_signed(&["127.0.0.1".to_string()]).unwrap().1;
