@@ -68,6 +68,7 @@ mod name_addr;
 mod params;
 mod span;
 mod text;
+pub mod transaction;
 mod uri;
 mod via;
 
