@@ -37,9 +37,11 @@
 //!
 //! A transaction is created by `send_request` (client) or by a request that matches none
 //! (server), and is removed as soon as it reaches *Terminated*; the TU then gets
-//! [`Event::Terminated`] and the key becomes unknown. Memory is bounded: every state but an
-//! INVITE server in Proceeding waiting on its TU has a timer that ends it, and that one has
-//! [`Timer::Abandon`].
+//! [`Event::Terminated`] and the key becomes unknown. Memory is bounded: every state has a
+//! timer that ends it. Where RFC 3261 would wait on the TU or the peer for ever (server
+//! Trying/Proceeding with a TU that never answers, client INVITE Proceeding without a final
+//! response) the layer adds Timer C and [`Timer::Abandon`]; only a peer that keeps sending
+//! 101–199 keeps an INVITE client transaction alive, as Timer C is reset by each.
 //!
 //! ## Example: a non-INVITE request and its response
 //!
@@ -120,6 +122,8 @@ pub enum State {
 #[derive(Debug, Clone)]
 pub struct Transmit<P> {
     /// The peer handle given with the request (server) or to `send_request` (client).
+    /// For a response, the driver applies RFC 3261 §18.2.2 (same connection, else
+    /// `received`/`rport`, else sent-by) when it resolves the handle.
     pub to: P,
     /// The reliability flag given with that peer.
     pub reliable: bool,
