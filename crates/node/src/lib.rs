@@ -20,6 +20,7 @@
 //!   leaving get our transport and sent-by; responses go back over the request's
 //!   connection, or over UDP to `received`/`rport` (§18.2.2).
 
+mod driver;
 mod endpoint;
 mod error_response;
 mod memory;
@@ -31,7 +32,7 @@ mod udp;
 pub mod via;
 
 pub use endpoint::{
-    ChannelRole, Endpoint, EndpointClosed, EndpointConfig, EndpointHandle, Incoming, Role,
+    ChannelRole, Endpoint, EndpointClosed, EndpointConfig, EndpointHandle, Failure, Incoming, Role,
     RoleEvent, UDP_MAX_REQUEST,
 };
 pub use error_response::error_response_for_raw;

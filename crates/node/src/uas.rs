@@ -1,8 +1,9 @@
-//! [`BasicUas`]: the stateless user agent server `cpm serve` answers with until the network
+//! [`BasicUas`]: the user agent server `cpm serve` answers with until the network
 //! roles land. It answers OPTIONS with 200 and everything else with the precise error RFC
 //! 3261 §8.2 prescribes: 501 for unknown methods, 405 (with Allow) for known methods it does
 //! not serve, 416 for URI schemes other than `sip`/`sips`, 420 for unknown `Require`d
-//! extensions, 481 for a CANCEL that matches nothing. It never answers an ACK.
+//! extensions, 200 for a CANCEL of a live INVITE transaction and 481 for one that matches
+//! nothing. It never answers an ACK.
 
 use cpm_sip::{HeaderName, Message, Method, ResponseBuilder, Scheme};
 
@@ -11,7 +12,7 @@ use crate::endpoint::{EndpointHandle, Incoming, Role};
 /// Media types accepted in bodies (advertised in `Accept`).
 pub const ACCEPT: &str = "message/cpim, text/plain, message/imdn+xml, application/sdp";
 
-/// A stateless UAS: see the module docs.
+/// A UAS without state of its own (the endpoint keeps the transactions): see the module docs.
 #[derive(Debug, Clone)]
 pub struct BasicUas {
     allow: Vec<Method>,
@@ -99,7 +100,19 @@ impl BasicUas {
 
 impl Role for BasicUas {
     fn on_request(&mut self, request: Incoming, endpoint: &EndpointHandle) {
-        if let Some(resp) = self.answer(&request.message) {
+        let answer = if request.cancels.is_some() {
+            // The INVITE it cancels was answered at once, so there is nothing left to stop;
+            // the CANCEL itself succeeds (RFC 3261 §9.2).
+            let tag = to_tag(&request.message);
+            Some(
+                ResponseBuilder::new(&request.message, 200, "OK")
+                    .to_tag(tag)
+                    .build_message(),
+            )
+        } else {
+            self.answer(&request.message)
+        };
+        if let Some(resp) = answer {
             tracing::debug!(
                 method = %request.message.method().map(Method::as_str).unwrap_or("?"),
                 status = resp.status().unwrap_or(0),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cpm_node::uas::BasicUas;
 use cpm_node::{
-    ChannelRole, Endpoint, EndpointConfig, MemoryHub, RoleEvent, Target, Transport,
+    ChannelRole, Endpoint, EndpointConfig, Failure, MemoryHub, RoleEvent, Target, Transport,
     client_config_trusting, self_signed,
 };
 use cpm_sip::{Frame, HeaderName, Limits, Message, StreamFramer};
@@ -306,8 +306,8 @@ async fn endpoint_to_endpoint_udp_ipv6_and_connect_failure() {
         .send_request(to.clone(), request("d2"))
         .unwrap();
     match next(&mut rx).await {
-        RoleEvent::SendError(t, _) => assert_eq!(t, to),
-        other => panic!("expected a send error, got {other:?}"),
+        RoleEvent::RequestFailed(req, Failure::Transport(_)) => assert_eq!(req.call_id(), "d2"),
+        other => panic!("expected a transport failure, got {other:?}"),
     }
     if v6 {
         let (role, mut rx6) = ChannelRole::new();
@@ -315,7 +315,8 @@ async fn endpoint_to_endpoint_udp_ipv6_and_connect_failure() {
         let s6 = uas(udp_tcp(true)).await;
         for t in [Transport::Udp, Transport::Tcp] {
             let to = Target::Net(t, s6.local_addr(t).unwrap());
-            c6.handle().send_request(to, request("d6")).unwrap();
+            let branch = format!("d6{t}");
+            c6.handle().send_request(to, request(&branch)).unwrap();
             let resp = response(&mut rx6).await;
             assert_eq!(resp.status(), Some(200));
             assert!(resp.top_via().host().starts_with("[::1]"));
@@ -394,7 +395,10 @@ async fn tls_round_trip_with_self_signed_certificate() {
     .await
     .unwrap();
     untrusting.handle().send_request(to, request("s3")).unwrap();
-    assert!(matches!(next(&mut rx2).await, RoleEvent::SendError(..)));
+    assert!(matches!(
+        next(&mut rx2).await,
+        RoleEvent::RequestFailed(_, Failure::Transport(_))
+    ));
     client.shutdown().await;
     server.shutdown().await;
 }
@@ -440,7 +444,10 @@ async fn memory_transport_between_two_endpoints() {
         .handle()
         .send_request(Target::Memory("nobody".into()), request("m3"))
         .unwrap();
-    assert!(matches!(next(&mut rx).await, RoleEvent::SendError(..)));
+    assert!(matches!(
+        next(&mut rx).await,
+        RoleEvent::RequestFailed(_, Failure::Transport(_))
+    ));
     server.shutdown().await;
     assert_eq!(hub.names(), ["client"]);
     client.shutdown().await;
@@ -571,4 +578,93 @@ async fn oversize_udp_request_gets_513() {
     let resp = recv_udp(&client).await;
     assert_eq!(resp.status(), Some(513));
     assert_eq!(resp.call_id(), "o1");
+}
+
+#[tokio::test]
+async fn udp_retransmission_is_answered_by_the_transaction_not_the_role() {
+    let (role, mut rx) = ChannelRole::new();
+    let ep = Endpoint::start(udp_tcp(false), role).await.unwrap();
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let req = options("r1", "UDP", "127.0.0.1:9");
+    client.send_to(req.as_bytes(), server).await.unwrap();
+    let RoleEvent::Request(incoming) = next(&mut rx).await else {
+        panic!("expected the request")
+    };
+    assert!(incoming.transaction.is_some());
+    let ok = cpm_sip::ResponseBuilder::new(&incoming.message, 200, "OK")
+        .to_tag("x1")
+        .build_message();
+    ep.handle().respond(&incoming, ok).unwrap();
+    assert_eq!(recv_udp(&client).await.to().tag(), Some("x1"));
+    client.send_to(req.as_bytes(), server).await.unwrap();
+    let again = recv_udp(&client).await;
+    assert_eq!((again.status(), again.to().tag()), (Some(200), Some("x1")));
+    assert!(
+        timeout(Duration::from_millis(200), rx.recv())
+            .await
+            .is_err(),
+        "the retransmission reached the role"
+    );
+}
+
+#[tokio::test]
+async fn client_transaction_retransmits_over_udp_then_times_out() {
+    let mut transactions = cpm_sip::transaction::Config::default();
+    transactions.t1 = Duration::from_millis(10); // Timer F = 64·T1 = 640 ms
+    let (role, mut rx) = ChannelRole::new();
+    let client = Endpoint::start(
+        EndpointConfig {
+            transactions,
+            ..udp_tcp(false)
+        },
+        role,
+    )
+    .await
+    .unwrap();
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let to = Target::Net(Transport::Udp, silent.local_addr().unwrap());
+    client.handle().send_request(to, request("f1")).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    for _ in 0..3 {
+        let (n, _) = timeout(WAIT, silent.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let m = Message::parse(buf[..n].to_vec()).unwrap();
+        assert_eq!(m.call_id(), "f1");
+        assert!(m.top_via().is_rfc3261_branch());
+    }
+    match next(&mut rx).await {
+        RoleEvent::RequestFailed(req, Failure::Timeout(timer)) => {
+            assert_eq!(req.call_id(), "f1");
+            assert_eq!(timer, cpm_sip::transaction::Timer::F);
+        }
+        other => panic!("expected Timer F, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invite_gets_100_then_405_and_its_cancel_200() {
+    let ep = uas(udp_tcp(false)).await;
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let invite = options("i1", "UDP", "127.0.0.1:9").replace("OPTIONS", "INVITE");
+    client.send_to(invite.as_bytes(), server).await.unwrap();
+    let first = recv_udp(&client).await;
+    let second = recv_udp(&client).await;
+    assert_eq!(first.status(), Some(100));
+    assert_eq!(second.status(), Some(405));
+    assert_eq!(second.header(HeaderName::Allow), Some("OPTIONS"));
+    let cancel = options("i1", "UDP", "127.0.0.1:9").replace("OPTIONS", "CANCEL");
+    client.send_to(cancel.as_bytes(), server).await.unwrap();
+    let resp = recv_udp(&client).await;
+    assert_eq!(
+        (resp.status(), resp.cseq_method().as_str()),
+        (Some(200), "CANCEL")
+    );
+    // A CANCEL that matches nothing: 481.
+    let stray = options("i2", "UDP", "127.0.0.1:9").replace("OPTIONS", "CANCEL");
+    client.send_to(stray.as_bytes(), server).await.unwrap();
+    assert_eq!(recv_udp(&client).await.status(), Some(481));
 }
