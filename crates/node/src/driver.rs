@@ -49,8 +49,10 @@ struct FlowEntry {
     tx: mpsc::Sender<Bytes>,
     /// Outbound connections: the target to tell the role about on failure.
     target: Option<Target>,
-    /// Outbound connections: transactions that queued messages on it, told of a failure.
+    /// Outbound connections still connecting: the transactions that queued messages on
+    /// it, told when connecting fails. Emptied once established.
     keys: Vec<TransactionKey>,
+    established: bool,
 }
 
 /// A client transaction's request, kept for [`Role::on_request_failed`].
@@ -277,8 +279,15 @@ impl Driver {
                         tx,
                         target: None,
                         keys: Vec::new(),
+                        established: true,
                     },
                 );
+            }
+            Event::FlowEstablished { flow } => {
+                if let Some(f) = self.flows.get_mut(&flow) {
+                    f.established = true;
+                    f.keys = Vec::new();
+                }
             }
             Event::FlowDown { flow, error } => {
                 let Some(f) = self.flows.remove(&flow) else {
@@ -564,7 +573,7 @@ impl Driver {
                 match f.tx.try_send(bytes) {
                     Ok(()) => {
                         if let Some(k) = key {
-                            if f.target.is_some() && !f.keys.contains(&k) {
+                            if !f.established && !f.keys.contains(&k) {
                                 f.keys.push(k);
                             }
                         }
@@ -606,6 +615,7 @@ impl Driver {
                 tx,
                 target: Some(target.cloned().unwrap_or(Target::Net(transport, dest))),
                 keys: key.into_iter().collect(),
+                established: false,
             },
         );
         tokio::spawn(run_outbound(

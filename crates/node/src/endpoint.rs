@@ -280,6 +280,11 @@ pub(crate) enum Event {
         remote: SocketAddr,
         tx: mpsc::Sender<Bytes>,
     },
+    /// The connection (TLS: the handshake) is up; the transactions queued on it no longer
+    /// need to hear about connect failures.
+    FlowEstablished {
+        flow: FlowId,
+    },
     FlowDown {
         flow: FlowId,
         error: Option<String>,

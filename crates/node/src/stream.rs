@@ -174,6 +174,7 @@ pub(crate) async fn run_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let _ = shared.events.send(Event::FlowEstablished { flow }).await;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut framer = StreamFramer::new(shared.limits.clone());
     let mut buf = vec![0u8; 16 * 1024];
