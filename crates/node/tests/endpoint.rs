@@ -502,7 +502,7 @@ async fn keepalive_pings_hold_an_outbound_connection_open() {
     let (role, mut server_rx) = ChannelRole::new();
     let server = Endpoint::start(
         EndpointConfig {
-            idle_timeout: Duration::from_millis(200),
+            idle_timeout: Duration::from_millis(300),
             ..udp_tcp(false)
         },
         role,
@@ -512,7 +512,7 @@ async fn keepalive_pings_hold_an_outbound_connection_open() {
     let (role, _client_rx) = ChannelRole::new();
     let client = Endpoint::start(
         EndpointConfig {
-            keepalive_interval: Some(Duration::from_millis(40)),
+            keepalive_interval: Some(Duration::from_millis(30)),
             ..udp_tcp(false)
         },
         role,
@@ -531,7 +531,7 @@ async fn keepalive_pings_hold_an_outbound_connection_open() {
         };
         flows.push(req.peer.flow);
         // Longer than the server's idle timeout: only the pings keep the connection.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
     }
     assert_eq!(flows[0], flows[1]);
 }
