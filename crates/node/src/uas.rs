@@ -9,8 +9,8 @@ use cpm_sip::{HeaderName, Message, Method, ResponseBuilder, Scheme};
 
 use crate::endpoint::{EndpointHandle, Incoming, Role};
 
-/// Media types accepted in bodies (advertised in `Accept`).
-pub const ACCEPT: &str = "message/cpim, text/plain, message/imdn+xml, application/sdp";
+/// Media types accepted in request bodies (advertised in `Accept`; no SDP: no sessions).
+pub const ACCEPT: &str = "message/cpim, text/plain, message/imdn+xml";
 
 /// A UAS without state of its own (the endpoint keeps the transactions): see the module docs.
 #[derive(Debug, Clone)]
