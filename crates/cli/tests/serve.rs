@@ -2,55 +2,20 @@
 //! unknown methods 501, known-but-unserved 405, tel: 416, ACK never answered, TLS bound
 //! with a generated certificate, and a clean exit on SIGTERM. Bounded waits only.
 
+mod common;
+
+use common::{Server, free_port};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cpm_sip::{Frame, HeaderName, Limits, Message, StreamFramer};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// A port free for both UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(extra: &[&str]) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_cpm"))
-        .args(["serve", "--sip", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start cpm serve");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "cpm serve did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, port }
+    common::serve(common::temp_dir("serve"), extra)
 }
 
 fn request(method: &str, uri: &str, transport: &str, id: &str, extra: &str) -> String {
@@ -182,10 +147,12 @@ fn answers_over_tcp_on_the_same_connection() {
 fn tls_listener_and_clean_sigterm_shutdown() {
     let tls_port = free_port();
     let mut server = start(&["--tls", &format!("127.0.0.1:{tls_port}")]);
-    assert!(
-        TcpStream::connect(("127.0.0.1", tls_port)).is_ok(),
-        "TLS port bound"
-    );
+    // The TLS listener is bound after the plain SIP one; wait for it too.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(Instant::now() < deadline, "TLS port never bound");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pid = server.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status();
     if !killed.is_ok_and(|s| s.success()) {
