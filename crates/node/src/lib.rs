@@ -24,6 +24,7 @@ mod driver;
 mod endpoint;
 mod error_response;
 mod memory;
+pub mod sipcore;
 mod stream;
 mod tls;
 mod transport;
