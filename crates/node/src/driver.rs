@@ -394,6 +394,7 @@ impl Driver {
         match cmd {
             Command::Request(target, msg) => self.send_request(target, msg),
             Command::Response(key, peer, msg) => self.send_response(key, peer, msg),
+            Command::Notify(note) => self.role.on_notify(note, &self.handle),
         }
     }
 

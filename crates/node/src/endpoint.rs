@@ -162,6 +162,12 @@ pub trait Role: Send + 'static {
         let _ = endpoint;
         warn!(%target, error, "send failed");
     }
+
+    /// A value sent with [`EndpointHandle::notify`] (a timer that fired, the result of
+    /// work done off the driver task) arrived back on the driver task.
+    fn on_notify(&mut self, note: Box<dyn std::any::Any + Send>, endpoint: &EndpointHandle) {
+        let _ = (note, endpoint);
+    }
 }
 
 /// What a [`ChannelRole`] passes on.
@@ -220,12 +226,17 @@ pub(crate) enum Command {
     Request(Target, Message),
     /// Answer: within server transaction `.0` when given, else statelessly.
     Response(Option<TransactionKey>, Peer, Message),
+    /// Hand a value to the role on the driver task ([`Role::on_notify`]).
+    Notify(Box<dyn std::any::Any + Send>),
 }
 
 /// A cloneable way to send through an endpoint, from any task.
 #[derive(Debug, Clone)]
 pub struct EndpointHandle {
     cmd: mpsc::UnboundedSender<Command>,
+    local: Arc<[(Transport, SocketAddr)]>,
+    memory_name: Option<Arc<str>>,
+    advertise: Option<Arc<str>>,
 }
 
 impl EndpointHandle {
@@ -266,6 +277,29 @@ impl EndpointHandle {
     /// True when the endpoint has shut down.
     pub fn is_closed(&self) -> bool {
         self.cmd.is_closed()
+    }
+
+    /// Hands `note` to the role's [`Role::on_notify`] on the driver task: how work done
+    /// elsewhere (a blocking store write, a timer task) reports back to a role.
+    pub fn notify(&self, note: Box<dyn std::any::Any + Send>) -> Result<(), EndpointClosed> {
+        self.cmd
+            .send(Command::Notify(note))
+            .map_err(|_| EndpointClosed)
+    }
+
+    /// Every bound socket of the endpoint with its transport.
+    pub fn local_addrs(&self) -> &[(Transport, SocketAddr)] {
+        &self.local
+    }
+
+    /// The host written in Via sent-by instead of the bound IP, if configured.
+    pub fn advertise(&self) -> Option<&str> {
+        self.advertise.as_deref()
+    }
+
+    /// The endpoint's name on its memory hub, if it joined one.
+    pub fn memory_name(&self) -> Option<&str> {
+        self.memory_name.as_deref()
     }
 }
 
@@ -402,7 +436,12 @@ impl Endpoint {
             tokio::spawn(run_listener(l, Some(acceptor), shared.clone()));
         }
         info!(?local, memory = ?memory.as_ref().map(|m| &m.1), "SIP endpoint started");
-        let handle = EndpointHandle { cmd: cmd_tx };
+        let handle = EndpointHandle {
+            cmd: cmd_tx,
+            local: local.clone().into(),
+            memory_name: memory.as_ref().map(|m| m.1.clone()),
+            advertise: config.advertise.as_deref().map(Arc::from),
+        };
         let driver = Driver::new(
             shared.clone(),
             handle.clone(),
