@@ -196,8 +196,8 @@ impl CoreRole {
 
     fn is_trusted(&self, inc: &Incoming) -> bool {
         self.settings.trusted.iter().any(|t| match t {
-            TrustedPeer::Network(..) => {
-                inc.peer.transport != Transport::Memory && t.contains(inc.peer.addr.ip())
+            TrustedPeer::Network(..) | TrustedPeer::Address(_) => {
+                inc.peer.transport != Transport::Memory && t.matches(inc.peer.addr)
             }
             TrustedPeer::Memory(name) => inc.peer.name.as_deref() == Some(name.as_str()),
             // The endpoint does not expose verified client certificate names yet.
@@ -926,8 +926,9 @@ impl CoreRole {
             if let Some(contact) = &branch.request_uri {
                 e.set_request_uri(contact.clone());
             }
-            // Route values go above any the request still has, first one on top.
-            for r in routes.iter().rev() {
+            // Route values go above any the request still has, in order (the Editor keeps
+            // prepended values in the order they were pushed).
+            for r in &routes {
                 e.push_route(r.clone());
             }
             if let Some(psu) = psu {

@@ -2,7 +2,7 @@
 //! secret, trigger rules, the interworking routing table, trusted peers and throttling.
 //! Plain data: the `cpm` binary fills it from TOML (or embedded defaults).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use cpm_core::RegistrarConfig;
@@ -59,6 +59,8 @@ impl Default for CoreSettings {
 pub enum TrustedPeer {
     /// Any source address in this network (`10.0.0.0/8`, `127.0.0.1/32`, `::1/128`).
     Network(IpAddr, u8),
+    /// Exactly this source address and port (`127.0.0.1:5070`, `[::1]:5070`).
+    Address(SocketAddr),
     /// A TLS peer whose certificate was verified for this name.
     TlsName(String),
     /// An endpoint of this process, by its memory-hub name.
@@ -66,7 +68,7 @@ pub enum TrustedPeer {
 }
 
 impl TrustedPeer {
-    /// Parses `ADDR`, `ADDR/BITS`, `tls:NAME` or `memory:NAME`.
+    /// Parses `ADDR`, `ADDR/BITS`, `ADDR:PORT`, `tls:NAME` or `memory:NAME`.
     pub fn parse(s: &str) -> Result<TrustedPeer, String> {
         if let Some(name) = s.strip_prefix("tls:") {
             return Ok(TrustedPeer::TlsName(name.to_string()));
@@ -74,13 +76,16 @@ impl TrustedPeer {
         if let Some(name) = s.strip_prefix("memory:") {
             return Ok(TrustedPeer::Memory(name.to_string()));
         }
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            return Ok(TrustedPeer::Address(sa));
+        }
         let (addr, bits) = match s.split_once('/') {
             Some((a, b)) => (a, Some(b)),
             None => (s, None),
         };
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?}: not an IP address, ADDR/BITS, tls:NAME or memory:NAME"))?;
+        let ip: IpAddr = addr.parse().map_err(|_| {
+            format!("{s:?}: not an IP address, ADDR/BITS, ADDR:PORT, tls:NAME or memory:NAME")
+        })?;
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let bits = match bits {
             Some(b) => b
@@ -91,6 +96,14 @@ impl TrustedPeer {
             None => max,
         };
         Ok(TrustedPeer::Network(ip, bits))
+    }
+
+    /// True when a message from `src` comes from this peer (network or exact address).
+    pub fn matches(&self, src: SocketAddr) -> bool {
+        match self {
+            TrustedPeer::Address(a) => *a == src,
+            _ => self.contains(src.ip()),
+        }
     }
 
     /// True when `ip` is inside this network.
@@ -160,6 +173,14 @@ mod tests {
         assert_eq!(
             TrustedPeer::parse("tls:iwf.example.com").unwrap(),
             TrustedPeer::TlsName("iwf.example.com".into())
+        );
+        let exact = TrustedPeer::parse("127.0.0.1:5070").unwrap();
+        assert!(exact.matches("127.0.0.1:5070".parse().unwrap()));
+        assert!(!exact.matches("127.0.0.1:5071".parse().unwrap()));
+        assert!(
+            TrustedPeer::parse("[::1]:5070")
+                .unwrap()
+                .matches("[::1]:5070".parse().unwrap())
         );
         assert!(TrustedPeer::parse("10.0.0.0/33").is_err());
         assert!(TrustedPeer::parse("example.com").is_err());
