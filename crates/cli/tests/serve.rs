@@ -1,4 +1,4 @@
-//! `cpm serve` as a process: OPTIONS answered 200 over UDP and TCP, malformed requests 400,
+//! `cpm serve` as a process: OPTIONS to the server itself answered 200 over UDP and TCP, malformed requests 400,
 //! unknown methods 501, known-but-unserved 405, tel: 416, ACK never answered, TLS bound
 //! with a generated certificate, and a clean exit on SIGTERM. Bounded waits only.
 
@@ -16,6 +16,11 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn start(extra: &[&str]) -> Server {
     common::serve(common::temp_dir("serve"), extra)
+}
+
+/// The server's own URI (requests to it are answered by the core itself).
+fn local(port: u16) -> String {
+    format!("sip:127.0.0.1:{port}")
 }
 
 fn request(method: &str, uri: &str, transport: &str, id: &str, extra: &str) -> String {
@@ -48,7 +53,7 @@ fn answers_over_udp() {
     let ok = udp_exchange(
         &sock,
         server.port,
-        &request("OPTIONS", "sip:cpm@127.0.0.1", "UDP", "u1", ""),
+        &request("OPTIONS", &local(server.port), "UDP", "u1", ""),
     )
     .unwrap();
     assert_eq!(ok.status(), Some(200));
@@ -60,22 +65,23 @@ fn answers_over_udp() {
     let me = sock.local_addr().unwrap().port();
     assert_eq!(ok.top_via().rport(), Some(Some(me)));
 
-    let bad = request("OPTIONS", "sip:cpm@127.0.0.1", "UDP", "u2", "")
+    let bad = request("OPTIONS", &local(server.port), "UDP", "u2", "")
         .replace("Max-Forwards: 70", "Max-Forwards: 300");
     let resp = udp_exchange(&sock, server.port, &bad).unwrap();
     assert_eq!(resp.status(), Some(400));
     assert!(resp.reason().unwrap().contains("Max-Forwards"));
 
     let cases = [
-        ("FROBNICATE", "sip:cpm@127.0.0.1", 501),
-        ("MESSAGE", "sip:cpm@127.0.0.1", 405),
-        ("OPTIONS", "tel:+15550001", 416),
+        ("FROBNICATE", local(server.port), 501),
+        ("MESSAGE", local(server.port), 405),
+        // Not for the server itself: an unauthenticated client is challenged first.
+        ("OPTIONS", "tel:+15550001".to_string(), 407),
     ];
     for (i, (method, uri, code)) in cases.into_iter().enumerate() {
         let r = udp_exchange(
             &sock,
             server.port,
-            &request(method, uri, "UDP", &format!("c{i}"), ""),
+            &request(method, &uri, "UDP", &format!("c{i}"), ""),
         )
         .unwrap();
         assert_eq!(r.status(), Some(code), "{method} {uri}");
@@ -83,7 +89,7 @@ fn answers_over_udp() {
             assert_eq!(r.header(HeaderName::Allow), Some("OPTIONS"));
         }
     }
-    let v7 = request("OPTIONS", "sip:cpm@127.0.0.1", "UDP", "u3", "").replacen(
+    let v7 = request("OPTIONS", &local(server.port), "UDP", "u3", "").replacen(
         "SIP/2.0\r\n",
         "SIP/7.0\r\n",
         1,
@@ -95,14 +101,14 @@ fn answers_over_udp() {
 
     // ACK is never answered: the next answer on the socket is the OPTIONS after it.
     sock.send_to(
-        request("ACK", "sip:cpm@127.0.0.1", "UDP", "a1", "").as_bytes(),
+        request("ACK", &local(server.port), "UDP", "a1", "").as_bytes(),
         ("127.0.0.1", server.port),
     )
     .unwrap();
     let after = udp_exchange(
         &sock,
         server.port,
-        &request("OPTIONS", "sip:cpm@127.0.0.1", "UDP", "u4", ""),
+        &request("OPTIONS", &local(server.port), "UDP", "u4", ""),
     )
     .unwrap();
     assert_eq!(after.call_id(), "u4");
@@ -128,17 +134,17 @@ fn answers_over_tcp_on_the_same_connection() {
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     let mut framer = StreamFramer::new(Limits::default());
-    s.write_all(request("OPTIONS", "sip:cpm@127.0.0.1", "TCP", "t1", "").as_bytes())
+    s.write_all(request("OPTIONS", &local(server.port), "TCP", "t1", "").as_bytes())
         .unwrap();
     let ok = tcp_read(&mut s, &mut framer);
     assert_eq!((ok.status(), ok.call_id()), (Some(200), "t1"));
-    let garbage = request("OPTIONS", "sip:cpm@127.0.0.1", "TCP", "t2", "")
+    let garbage = request("OPTIONS", &local(server.port), "TCP", "t2", "")
         .replace("Max-Forwards: 70", "Max-Forwards: lots");
     s.write_all(garbage.as_bytes()).unwrap();
     let bad = tcp_read(&mut s, &mut framer);
     assert_eq!((bad.status(), bad.call_id()), (Some(400), "t2"));
     // The connection survives a framed-but-malformed request.
-    s.write_all(request("OPTIONS", "sip:cpm@127.0.0.1", "TCP", "t3", "").as_bytes())
+    s.write_all(request("OPTIONS", &local(server.port), "TCP", "t3", "").as_bytes())
         .unwrap();
     assert_eq!(tcp_read(&mut s, &mut framer).call_id(), "t3");
 }
