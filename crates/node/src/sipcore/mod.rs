@@ -251,7 +251,7 @@ impl CoreRole {
             return self.reply(endpoint, &inc, 483, "Too Many Hops");
         }
         let loop_hash = proxy::loop_hash(msg);
-        if msg.vias().skip(1).any(|v| {
+        if msg.vias().any(|v| {
             me.is_my_via(&v)
                 && v.branch()
                     .is_some_and(|b| proxy::branch_has_hash(b, loop_hash))
