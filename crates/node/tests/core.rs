@@ -249,7 +249,10 @@ async fn send_message(
 async fn eventually(cond: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "condition never held");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition never held"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -752,4 +755,61 @@ async fn message_over_tcp_reaches_a_udp_contact() {
     assert_eq!(r.status(), Some(200));
     let vias: Vec<String> = got.vias().map(|v| v.transport().to_string()).collect();
     assert_eq!(vias, vec!["UDP", "TCP"], "core over UDP, alice over TCP");
+}
+
+#[tokio::test]
+async fn registrations_reach_the_participating_function_as_third_party_register() {
+    let mut pf = Ua::new().await;
+    let mut s = settings();
+    s.triggers = vec![Trigger {
+        priority: 1,
+        methods: vec!["REGISTER".into()],
+        icsi: None,
+        session_cases: vec![SessionCase::Originating],
+        server: format!("sip:pf@{}", pf.addr()),
+        default_handling: DefaultHandling::Continue,
+    }];
+    let core = core(s, store()).await;
+    let c = core.target();
+    let mut bob = Ua::new().await;
+    assert_eq!(
+        register(&mut bob, &c, "bob", "secret").await.status(),
+        Some(200)
+    );
+    let online = answer(&mut pf, 200).await;
+    assert_eq!(online.method(), Some(&Method::Register));
+    assert_eq!(online.to().uri().as_str(), "sip:bob@cpm.test");
+    let expires = online.expires().unwrap();
+    assert!((590..=600).contains(&expires), "{expires}");
+    assert!(
+        online
+            .header(HeaderName::PServedUser)
+            .unwrap()
+            .contains("regstate=reg")
+    );
+
+    // bob leaves: Contact: * with Expires: 0.
+    let aor = format!("sip:bob@{DOMAIN}");
+    let req = request(
+        Method::Register,
+        &format!("sip:{DOMAIN}"),
+        &aor,
+        &aor,
+        &[("Contact", "*".into()), ("Expires", "0".into())],
+    );
+    let first = bob.transact(&c, req.clone()).await;
+    let gone = bob
+        .transact(&c, with_credentials(&req, &first, "bob", "secret"))
+        .await;
+    assert_eq!(gone.status(), Some(200));
+    assert_eq!(gone.contacts().len(), 0);
+    let offline = answer(&mut pf, 200).await;
+    assert_eq!(offline.expires(), Some(0));
+    assert!(
+        offline
+            .header(HeaderName::PServedUser)
+            .unwrap()
+            .contains("regstate=unreg")
+    );
+    eventually(|| core.stats.get("third_party_registers") == 2).await;
 }
