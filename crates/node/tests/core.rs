@@ -813,3 +813,37 @@ async fn registrations_reach_the_participating_function_as_third_party_register(
     );
     eventually(|| core.stats.get("third_party_registers") == 2).await;
 }
+
+#[tokio::test]
+async fn bindings_survive_a_restart_of_the_core() {
+    let dir = std::env::temp_dir().join(format!("cpm-core-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || -> Arc<dyn Store> { Arc::new(SqliteStore::open(&dir).unwrap()) };
+    {
+        let s = open();
+        for name in ["alice", "bob"] {
+            s.add_user(&NewUser::new(name, DOMAIN, 1).password(DOMAIN, "secret"))
+                .unwrap();
+        }
+    }
+    let mut bob = Ua::new().await;
+    let first = core(settings(), open()).await;
+    assert_eq!(
+        register(&mut bob, &first.target(), "bob", "secret")
+            .await
+            .status(),
+        Some(200)
+    );
+    first.ep.shutdown().await;
+    // A new core over the same data directory still knows where bob is.
+    let second = core(settings(), open()).await;
+    let mut alice = Ua::new().await;
+    let to = format!("sip:bob@{DOMAIN}");
+    let target = second.target();
+    let (r, _) = tokio::join!(
+        send_message(&mut alice, &target, "alice", &to, &[]),
+        answer(&mut bob, 200)
+    );
+    assert_eq!(r.status(), Some(200));
+    let _ = std::fs::remove_dir_all(&dir);
+}
