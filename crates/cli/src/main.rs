@@ -1,10 +1,12 @@
-//! The `cpm` binary: a thin clap front end over `cpm-sip` and `cpm-node`.
+//! The `cpm` binary: a thin clap front end over `cpm-sip`, `cpm-store` and `cpm-node`.
 //!
 //! Owns: command-line parsing, logging setup, exit codes and human-facing output. Protocol
 //! work stays in the library crates; `anyhow` is used here only.
 
+mod config;
 mod serve;
 mod sip_parse;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,9 +18,14 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "cpm", version, propagate_version = true)]
 struct Cli {
-    /// Data directory for the store and traces (reserved: not used yet).
+    /// Data directory: the user store (cpm.sqlite) and the generated secret.
     #[arg(long, global = true, value_name = "DIR", default_value = "./cpm-data")]
     data: PathBuf,
+
+    /// TOML configuration file (see docs/configuration.md and `cpm config sample`); without
+    /// it, embedded defaults apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -31,6 +38,31 @@ enum Command {
     /// SIP tools.
     #[command(subcommand)]
     Sip(SipCommand),
+    /// Manage users (stored in the data directory): add, list, remove, passwd.
+    ///
+    /// Exit status: 0 on success, 1 when refused (duplicate user or alias, no such user),
+    /// 2 on a usage error or when the store or configuration cannot be read.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and print the effective configuration (defaults
+    /// filled in) as TOML.
+    ///
+    /// Exit status: 0 when valid, 1 when not (file, line and the fault on stderr), 2 when
+    /// the file cannot be read.
+    Check {
+        /// The file (default: the global --config; without either, the embedded defaults).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Print a commented sample configuration file.
+    Sample,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,8 +78,16 @@ enum SipCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args, &cli.data),
+        Command::Serve(args) => serve::run(args, &cli.data, cli.config.as_deref()),
         Command::Sip(SipCommand::Parse(args)) => sip_parse::run(args),
+        Command::User(cmd) => user::run(cmd, &cli.data, cli.config.as_deref()),
+        Command::Config(ConfigCommand::Check { file }) => {
+            config_check(file.as_deref().or(cli.config.as_deref()))
+        }
+        Command::Config(ConfigCommand::Sample) => {
+            print!("{}", config::SAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -55,5 +95,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `cpm config check`: 0 valid (effective config on stdout), 1 invalid, 2 unreadable.
+fn config_check(file: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    match config::load(file, &config::Overrides::default()) {
+        Ok(c) => {
+            print!("{}", c.to_toml()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.downcast_ref::<config::ConfigError>().is_some() => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e),
     }
 }

@@ -1,5 +1,6 @@
-//! `cpm serve`: binds the SIP endpoint (UDP and TCP on one address, optionally TLS) and
-//! answers with [`BasicUas`] until Ctrl-C or SIGTERM.
+//! `cpm serve`: opens the store in the data directory, binds the SIP endpoint (UDP and TCP
+//! on one address, optionally TLS) and runs the SIP/IP Core role on it until Ctrl-C or
+//! SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,48 +8,66 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use cpm_node::uas::BasicUas;
+use cpm_node::sipcore::{CoreRole, CoreSettings};
 use cpm_node::{Endpoint, EndpointConfig, Transport};
 use tracing::{info, warn};
 
-/// Arguments of `cpm serve`.
+use crate::config::{self, SecretSource, SipSection};
+
+/// Arguments of `cpm serve`. Each flag overrides the matching key of the `--config` file.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
     /// Address for SIP over UDP and TCP (both bound on it), e.g. `0.0.0.0:5060` or
-    /// `[::1]:5060`.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5060")]
-    sip: SocketAddr,
+    /// `[::1]:5060` [config: sip.listen; default 127.0.0.1:5060].
+    #[arg(long, value_name = "ADDR")]
+    sip: Option<SocketAddr>,
 
     /// Address for SIP over TLS (`sips:`), e.g. `127.0.0.1:5061`. Without --cert/--key a
-    /// self-signed certificate for the address is generated (for tests only).
+    /// self-signed certificate for the address is generated (for tests only) [config: sip.tls].
     #[arg(long, value_name = "ADDR")]
     tls: Option<SocketAddr>,
 
-    /// PEM certificate chain for --tls.
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    /// PEM certificate chain for TLS [config: sip.cert].
+    #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
 
-    /// PEM private key for --tls.
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    /// PEM private key for TLS [config: sip.key].
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
 
     /// Host written in Via sent-by instead of the bound IP (a DNS name or public address;
-    /// needed when binding 0.0.0.0 or ::).
+    /// needed when binding 0.0.0.0 or ::) [config: sip.advertise].
     #[arg(long, value_name = "HOST")]
     advertise: Option<String>,
 
-    /// Seconds a TCP/TLS connection may stay without traffic before it is closed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
-    idle_timeout: u64,
+    /// Seconds a TCP/TLS connection may stay without traffic before it is closed
+    /// [config: sip.idle_timeout_secs; default 300].
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+
+    /// A domain the core serves (repeatable). Replaces the default `localhost`; added after
+    /// the file's core.domains when it has them.
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Vec<String>,
 }
 
-pub(crate) fn run(args: ServeArgs, _data: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(
+    args: ServeArgs,
+    data: &Path,
+    config_path: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     init_logging();
+    let (sip, settings) = load_config(args, data, config_path)?;
+    let store = cpm_store::open(&cpm_store::StoreConfig::Sqlite {
+        data_dir: data.to_path_buf(),
+    })
+    .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    let role = CoreRole::new(settings, store);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))?;
+    runtime.block_on(serve(sip, role))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -62,21 +81,59 @@ fn init_logging() {
         .try_init();
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// The endpoint and core settings: `--config` file (embedded defaults otherwise) with the
+/// command-line flags on top; the shared secret from the file or `DATA/secret`.
+fn load_config(
+    args: ServeArgs,
+    data: &Path,
+    config_path: Option<&Path>,
+) -> anyhow::Result<(SipSection, CoreSettings)> {
+    let overrides = config::Overrides {
+        domains: args.domain,
+        sip: args.sip,
+        tls: args.tls,
+        cert: args.cert,
+        key: args.key,
+        advertise: args.advertise,
+        idle_timeout_secs: args.idle_timeout,
+    };
+    let mut config = config::load(config_path, &overrides)?;
+    match config.resolve_secret(data)? {
+        SecretSource::Generated(p) => info!(path = %p.display(), "generated a new shared secret"),
+        SecretSource::DataDir(p) => info!(path = %p.display(), "shared secret read"),
+        SecretSource::File => info!("shared secret from the configuration file"),
+    }
+    let core = config.core_settings();
+    info!(
+        config = config_path.map_or("embedded defaults".into(), |p| p.display().to_string()),
+        domains = ?core.domains,
+        realm = %core.registrar.realm,
+        triggers = core.triggers.len(),
+        routes = core.routes.len(),
+        trusted = core.trusted.len(),
+        "configuration loaded"
+    );
+    Ok((config.file.sip, core))
+}
+
+async fn serve(sip: SipSection, role: CoreRole) -> anyhow::Result<()> {
+    let advertise = sip.advertise.map(|a| a.into_inner());
     let mut config = EndpointConfig {
-        udp: vec![args.sip],
-        tcp: vec![args.sip],
-        advertise: args.advertise.clone(),
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        udp: vec![sip.listen],
+        tcp: vec![sip.listen],
+        advertise: advertise.clone(),
+        idle_timeout: Duration::from_secs((*sip.idle_timeout_secs.get_ref()).max(1)),
         ..EndpointConfig::default()
     };
-    if let Some(tls) = args.tls {
-        let server = match (&args.cert, &args.key) {
+    if let Some(tls) = sip.tls {
+        let cert = sip.cert.map(|c| c.into_inner());
+        let key = sip.key.map(|k| k.into_inner());
+        let server = match (&cert, &key) {
             (Some(cert), Some(key)) => cpm_node::load_server_config(cert, key)
                 .context("cannot load the TLS certificate and key")?,
             (None, None) => {
                 let mut names = vec![tls.ip().to_string(), "localhost".to_string()];
-                names.extend(args.advertise.clone());
+                names.extend(advertise.clone());
                 warn!(
                     ?names,
                     "no --cert/--key: using a generated self-signed certificate"
@@ -90,9 +147,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.tls = vec![tls];
         config.tls_server = Some(server);
     }
-    let endpoint = Endpoint::start(config, BasicUas::new())
+    let endpoint = Endpoint::start(config, role)
         .await
-        .with_context(|| format!("cannot bind SIP on {}", args.sip))?;
+        .with_context(|| format!("cannot bind SIP on {}", sip.listen))?;
     for (t, addr) in endpoint.local_addrs() {
         info!(transport = %t, %addr, "listening");
     }
