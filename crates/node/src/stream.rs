@@ -223,7 +223,16 @@ pub(crate) async fn run_connection<S>(
                             }
                         }
                         Ok(Some(Frame::Pong)) => {}
-                        Err(e) => break 'conn Close::Framing(e.to_string()),
+                        Err(e) => {
+                            // Framing is lost (oversize, bad Content-Length): answer the
+                            // request from its raw lines when they are all there (513, 400),
+                            // then close (RFC 3261 §18.3, §21.5.14).
+                            let (code, reason) = e.0.status();
+                            if let Some(resp) = error_response_for_raw(framer.pending(), code, &reason) {
+                                let _ = wr.write_all(&resp).await;
+                            }
+                            break 'conn Close::Framing(e.to_string());
+                        }
                     }
                 }
             }

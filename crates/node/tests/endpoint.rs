@@ -581,6 +581,32 @@ async fn oversize_udp_request_gets_513() {
 }
 
 #[tokio::test]
+async fn oversize_tcp_request_gets_513_then_the_connection_closes() {
+    let ep = uas(EndpointConfig {
+        limits: Limits {
+            max_message_size: 600,
+            ..Limits::default()
+        },
+        ..udp_tcp(false)
+    })
+    .await;
+    let mut s = TcpStream::connect(ep.local_addr(Transport::Tcp).unwrap())
+        .await
+        .unwrap();
+    // The header section announces a body far over the limit: framing is lost.
+    let big = options("o2", "TCP", "127.0.0.1:9")
+        .replace("Content-Length: 0\r\n", "Content-Length: 100000\r\n");
+    s.write_all(big.as_bytes()).await.unwrap();
+    let mut reader = Reader::new();
+    let resp = reader.message(&mut s).await;
+    assert_eq!(resp.status(), Some(513));
+    assert_eq!(resp.call_id(), "o2");
+    let mut rest = [0u8; 16];
+    let n = timeout(WAIT, s.read(&mut rest)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0, "the connection is closed after 513");
+}
+
+#[tokio::test]
 async fn udp_retransmission_is_answered_by_the_transaction_not_the_role() {
     let (role, mut rx) = ChannelRole::new();
     let ep = Endpoint::start(udp_tcp(false), role).await.unwrap();

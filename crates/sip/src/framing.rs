@@ -76,6 +76,13 @@ impl StreamFramer {
         self.buf.len()
     }
 
+    /// The bytes buffered and not yet returned: after a [`FramingError`], the start of the
+    /// message that broke framing (so the server can still answer it, e.g. 513, from its raw
+    /// Via, From, To, Call-ID and CSeq lines before closing).
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// The next frame, `Ok(None)` when more data is needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
         if self.want.is_none() && self.scanned == 0 {
