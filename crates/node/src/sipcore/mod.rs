@@ -114,6 +114,15 @@ impl std::fmt::Debug for CoreRole {
 impl CoreRole {
     /// A core with these settings over this store.
     pub fn new(settings: CoreSettings, store: Arc<dyn Store>) -> CoreRole {
+        for t in &settings.trusted {
+            if let TrustedPeer::TlsName(name) = t {
+                warn!(
+                    name,
+                    "trusted peer tls:{name} never matches yet: the endpoint does not verify \
+                     client certificates; trust its address instead"
+                );
+            }
+        }
         let mut reg_cfg = settings.registrar.clone();
         reg_cfg.domains = settings.domains.clone();
         let registrar = Registrar::new(reg_cfg, &settings.secret);
