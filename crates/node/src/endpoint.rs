@@ -60,6 +60,10 @@ pub struct EndpointConfig {
     pub keepalive_interval: Option<Duration>,
     /// Transaction timers (T1, T2, T4, Timer C …) and behaviour.
     pub transactions: cpm_sip::transaction::Config,
+    /// Receive and send buffer asked for each UDP socket, bytes (the kernel caps it at
+    /// `net.core.rmem_max` / `wmem_max`). Bursts of datagrams wait here while the endpoint
+    /// is busy; the Linux default (~200 KiB) holds only a few hundred SIP messages.
+    pub udp_buffer: usize,
 }
 
 impl Default for EndpointConfig {
@@ -77,6 +81,7 @@ impl Default for EndpointConfig {
             connect_timeout: Duration::from_secs(5),
             keepalive_interval: None,
             transactions: cpm_sip::transaction::Config::default(),
+            udp_buffer: 4 << 20,
         }
     }
 }
@@ -346,6 +351,27 @@ impl Shared {
     }
 }
 
+/// Binds a non-blocking UDP socket with `buffer` bytes of receive and send buffer asked for
+/// (best effort: the kernel may grant less).
+fn bind_udp(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    if buffer > 0 {
+        if let Err(e) = sock.set_recv_buffer_size(buffer) {
+            warn!(%e, buffer, "cannot set the UDP receive buffer size");
+        }
+        if let Err(e) = sock.set_send_buffer_size(buffer) {
+            warn!(%e, buffer, "cannot set the UDP send buffer size");
+        }
+    }
+    sock.bind(&addr.into())?;
+    sock.set_nonblocking(true)?;
+    UdpSocket::from_std(sock.into())
+}
+
 /// A running SIP endpoint. Dropping it shuts it down; [`Endpoint::shutdown`] also waits.
 pub struct Endpoint {
     handle: EndpointHandle,
@@ -380,7 +406,7 @@ impl Endpoint {
         let mut local = Vec::new();
         let mut udp = Vec::new();
         for addr in &config.udp {
-            let sock = Arc::new(UdpSocket::bind(addr).await?);
+            let sock = Arc::new(bind_udp(*addr, config.udp_buffer)?);
             let bound = sock.local_addr()?;
             local.push((Transport::Udp, bound));
             udp.push(UdpSock {

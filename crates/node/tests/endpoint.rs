@@ -204,9 +204,13 @@ async fn tcp_pipelined_split_keepalive_invalid_and_same_connection() {
         .await
         .unwrap();
     assert_eq!(r.message(&mut s).await.call_id(), "t5");
-    // Lost framing (no Content-Length on a stream): the connection is closed.
+    // Lost framing (no Content-Length on a stream): answered 400 naming the fault, then
+    // the connection is closed.
     let no_cl = options("t6", "TCP", "127.0.0.1:9").replace("Content-Length: 0\r\n", "");
     s.write_all(no_cl.as_bytes()).await.unwrap();
+    let m = r.message(&mut s).await;
+    assert_eq!((m.status(), m.call_id()), (Some(400), "t6"));
+    assert!(m.reason().unwrap().contains("Content-Length"), "{:?}", m.reason());
     let mut buf = [0u8; 64];
     let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
     assert_eq!(n, 0, "expected close, got {:?}", &buf[..n]);

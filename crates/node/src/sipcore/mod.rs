@@ -23,6 +23,7 @@
 //!    Via, picks the best final response, and applies default handling when an application
 //!    server does not answer.
 
+mod cache;
 mod me;
 mod pike;
 mod proxy;
@@ -99,6 +100,7 @@ pub struct CoreRole {
     pike: Pike,
     me: Option<Me>,
     proxy: Proxy,
+    cache: cache::Cache,
     uas: BasicUas,
     third_party_cseq: u32,
 }
@@ -141,6 +143,7 @@ impl CoreRole {
             stats: Arc::new(CoreStats::default()),
             me: None,
             proxy: Proxy::default(),
+            cache: cache::Cache::new(),
             uas: BasicUas::new(),
             third_party_cseq: 0,
             settings: Arc::new(settings),
@@ -454,7 +457,10 @@ impl CoreRole {
             .unwrap_or_default();
         let mut found: Option<User> = None;
         for domain in &self.settings.domains {
-            match self.store.user_by_name(&username, domain) {
+            match self
+                .cache
+                .user_by_name(self.store.as_ref(), &username, domain)
+            {
                 Ok(Some(u)) => {
                     found = Some(u);
                     break;
@@ -563,7 +569,7 @@ impl CoreRole {
                     return self.reply(endpoint, &inc, 400, "Bad Request (Request-URI)");
                 };
                 let user = match &served {
-                    Some(aor) => self.store.user(aor),
+                    Some(aor) => self.cache.user(self.store.as_ref(), aor),
                     None => self.local_user(&me, &uri),
                 };
                 let user = match user {
@@ -582,7 +588,10 @@ impl CoreRole {
                     return self.no_local_user(inc, pop_route, &me, &uri, loop_hash, endpoint);
                 };
                 let now = unix_now() as i64;
-                let bindings = match self.store.live_bindings(&user.aor, now) {
+                let bindings = match self
+                    .cache
+                    .live_bindings(self.store.as_ref(), &user.aor, now)
+                {
                     Ok(b) => b,
                     Err(e) => {
                         warn!(%e, "store error during location lookup");
@@ -620,13 +629,13 @@ impl CoreRole {
 
     /// The CPM user the Request-URI names, if it is one of ours: `sip:name@our-domain`,
     /// `sip:+number@our-domain;user=phone`, or `tel:+number`.
-    fn local_user(&self, me: &Me, uri: &Uri<'_>) -> cpm_store::Result<Option<User>> {
+    fn local_user(&mut self, me: &Me, uri: &Uri<'_>) -> cpm_store::Result<Option<User>> {
         match uri.scheme() {
             Scheme::Tel => match uri
                 .phone_number()
                 .and_then(cpm_core::routing::normalize_e164)
             {
-                Some(n) => self.store.user_by_alias(&n),
+                Some(n) => self.cache.user_by_alias(self.store.as_ref(), &n),
                 None => Ok(None),
             },
             Scheme::Sip | Scheme::Sips if me.serves_domain(uri.host()) => {
@@ -640,7 +649,7 @@ impl CoreRole {
                     .is_some_and(|u| u.eq_ignore_ascii_case("phone"));
                 if (phone || name.starts_with('+'))
                     && let Some(n) = cpm_core::routing::normalize_e164(&name)
-                    && let Some(u) = self.store.user_by_alias(&n)?
+                    && let Some(u) = self.cache.user_by_alias(self.store.as_ref(), &n)?
                 {
                     return Ok(Some(u));
                 }
@@ -655,7 +664,7 @@ impl CoreRole {
                     // Addressed to one of our IP addresses: the primary domain.
                     me.primary_domain().to_string()
                 };
-                self.store.user_by_name(&name, &domain)
+                self.cache.user_by_name(self.store.as_ref(), &name, &domain)
             }
             _ => Ok(None),
         }
@@ -1020,12 +1029,6 @@ impl CoreRole {
                 let mut r = registrar.lock().unwrap_or_else(|e| e.into_inner());
                 r.handle(&inc.message, Some(&received), store.as_ref(), now)
             };
-            match Message::parse(result.response.clone()) {
-                Ok(resp) => {
-                    let _ = endpoint.respond(&inc, resp);
-                }
-                Err(e) => warn!(%e, "registrar response does not parse"),
-            }
             let aor = result
                 .changes
                 .as_ref()
@@ -1036,6 +1039,9 @@ impl CoreRole {
                         .or(c.created.first())
                 })
                 .map(|b| b.aor.clone());
+            let response = Message::parse(result.response.clone());
+            // The note first: the role updates its location cache before the response
+            // leaves (both go through the same ordered command queue).
             let _ = endpoint.notify(Box::new(Note::Registered {
                 aor,
                 source,
@@ -1043,6 +1049,12 @@ impl CoreRole {
                 auth_failed: result.auth_failed,
                 bindings: result.changes.map(|c| c.bindings),
             }));
+            match response {
+                Ok(resp) => {
+                    let _ = endpoint.respond(&inc, resp);
+                }
+                Err(e) => warn!(%e, "registrar response does not parse"),
+            }
         };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
@@ -1073,6 +1085,7 @@ impl CoreRole {
             self.auth_failure(source, "wrong REGISTER credentials");
         }
         if let (Some(aor), Some(bindings)) = (aor, bindings) {
+            self.cache.set_bindings(&aor, bindings.clone());
             self.third_party_register(&aor, &bindings, endpoint);
         }
     }
@@ -1200,6 +1213,7 @@ impl Role for CoreRole {
             }
             Note::Purged(list) => {
                 for (aor, live) in list {
+                    self.cache.set_bindings(&aor, live.clone());
                     if live.is_empty() {
                         self.third_party_register(&aor, &live, endpoint);
                     }
