@@ -199,7 +199,13 @@ impl Driver {
                 let peer = hop_peer(from);
                 self.deliver_request(request, peer, key, None);
             }
-            TxEvent::Provisional { key, response } | TxEvent::Final { key, response } => {
+            TxEvent::Provisional { key, response } => self.deliver_response(response, Some(key)),
+            TxEvent::Final { key, response } => {
+                // A non-INVITE client transaction can no longer fail: its request copy is
+                // not needed for the remaining Timer K.
+                if response.cseq_method() != &Method::Invite {
+                    self.clients.remove(&key);
+                }
                 self.deliver_response(response, Some(key));
             }
             TxEvent::StrayResponse { response } => self.deliver_response(response, None),

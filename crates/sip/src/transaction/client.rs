@@ -18,7 +18,8 @@ use crate::method::Method;
 pub(crate) struct ClientTx<P> {
     pub(crate) invite: bool,
     pub(crate) state: State,
-    pub(crate) request: Message,
+    /// The request; released (with `wire`) once a non-INVITE transaction is Completed.
+    pub(crate) request: Option<Message>,
     wire: Bytes,
     pub(crate) to: P,
     pub(crate) reliable: bool,
@@ -42,7 +43,7 @@ impl<P: Clone> ClientTx<P> {
                 State::Trying
             },
             wire: wire(&request),
-            request,
+            request: Some(request),
             to,
             reliable,
             matcher,
@@ -121,10 +122,12 @@ impl<P: Clone> ClientTx<P> {
             (State::Calling | State::Proceeding, _) => {
                 self.state = State::Completed;
                 self.timers.clear_all();
-                let ack = self.request.ack_for_non_2xx(&response);
-                cx.out
-                    .transmit(self.to.clone(), self.reliable, ack.clone(), key, false);
-                self.ack = Some(ack);
+                if let Some(request) = &self.request {
+                    let ack = request.ack_for_non_2xx(&response);
+                    cx.out
+                        .transmit(self.to.clone(), self.reliable, ack.clone(), key, false);
+                    self.ack = Some(ack);
+                }
                 cx.out.event(Event::Final { key, response });
                 if cx.arm(&mut self.timers, Timer::D, self.reliable) {
                     Flow::Continue
@@ -164,6 +167,9 @@ impl<P: Clone> ClientTx<P> {
             (State::Trying | State::Proceeding, _) => {
                 self.state = State::Completed;
                 self.timers.clear_all();
+                // Timer K only absorbs retransmitted responses: nothing to send any more.
+                self.request = None;
+                self.wire = Bytes::new();
                 cx.out.event(Event::Final { key, response });
                 if cx.arm(&mut self.timers, Timer::K, self.reliable) {
                     Flow::Continue

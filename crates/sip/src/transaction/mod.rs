@@ -390,8 +390,8 @@ impl<P: Clone> TransactionLayer<P> {
     /// The request that created a live transaction.
     pub fn request(&self, key: TransactionKey) -> Option<&Message> {
         match self.txs.get(&key)? {
-            Tx::Client(c) => Some(&c.request),
-            Tx::Server(s) => Some(&s.request),
+            Tx::Client(c) => c.request.as_ref(),
+            Tx::Server(s) => s.request.as_ref(),
         }
     }
 
@@ -687,8 +687,14 @@ impl<P: Clone> TransactionLayer<P> {
                 state: tx.state,
             });
         }
-        let cancel = Message::parse(tx.request.cancel())
-            .expect("a CANCEL built from a parsed INVITE parses");
+        let Some(request) = &tx.request else {
+            return Err(Error::CannotCancel {
+                key: invite,
+                state: tx.state,
+            });
+        };
+        let cancel =
+            Message::parse(request.cancel()).expect("a CANCEL built from a parsed INVITE parses");
         let (to, reliable) = (tx.to.clone(), tx.reliable);
         let mut cx = Cx {
             now,

@@ -21,7 +21,10 @@ use crate::method::Method;
 pub(crate) struct ServerTx<P> {
     pub(crate) invite: bool,
     pub(crate) state: State,
-    pub(crate) request: Message,
+    /// The request; released once a non-INVITE transaction is Completed (Timer J keeps it
+    /// alive 32 s on UDP only to answer retransmissions, which `last` does).
+    pub(crate) request: Option<Message>,
+    method: Method,
     from: P,
     reliable: bool,
     pub(crate) matcher: Option<ServerMatch>,
@@ -54,7 +57,11 @@ impl<P: Clone> ServerTx<P> {
             } else {
                 State::Trying
             },
-            request,
+            method: request
+                .method()
+                .cloned()
+                .unwrap_or(Method::Other("?".into())),
+            request: Some(request),
             from,
             reliable,
             matcher,
@@ -88,7 +95,10 @@ impl<P: Clone> ServerTx<P> {
     }
 
     fn send_trying(&mut self, cx: &mut Cx<'_, P>) {
-        let trying = ResponseBuilder::new(&self.request, 100, "Trying").build();
+        let Some(request) = &self.request else {
+            return;
+        };
+        let trying = ResponseBuilder::new(request, 100, "Trying").build();
         self.state = State::Proceeding;
         self.emit(cx, trying, false);
     }
@@ -168,7 +178,7 @@ impl<P: Clone> ServerTx<P> {
     /// The TU sends `response`.
     pub(crate) fn send(&mut self, cx: &mut Cx<'_, P>, response: &Message) -> Result<Flow, Error> {
         let status = response.status().ok_or(Error::NotAResponse)?;
-        if Some(response.cseq_method()) != self.request.method() {
+        if *response.cseq_method() != self.method {
             return Err(Error::MethodMismatch);
         }
         let bytes = wire(response);
@@ -217,6 +227,7 @@ impl<P: Clone> ServerTx<P> {
             (false, State::Trying | State::Proceeding, _) => {
                 self.state = State::Completed;
                 self.timers.clear_all();
+                self.request = None;
                 if cx.arm(&mut self.timers, Timer::J, self.reliable) {
                     Flow::Continue
                 } else {
