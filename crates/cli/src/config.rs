@@ -148,6 +148,8 @@ pub(crate) struct RegistrarSection {
     pub(crate) default_expires: Spanned<u32>,
     /// How long a nonce stays fresh, seconds.
     pub(crate) nonce_lifetime: Spanned<u64>,
+    /// Digest algorithms challenged with, most preferred first.
+    pub(crate) digest_algorithms: Spanned<Vec<String>>,
 }
 
 impl Default for RegistrarSection {
@@ -158,6 +160,7 @@ impl Default for RegistrarSection {
             max_expires: unspanned(d.max_expires),
             default_expires: unspanned(d.default_expires),
             nonce_lifetime: unspanned(d.nonce_lifetime),
+            digest_algorithms: unspanned(vec!["SHA-256".into(), "MD5".into()]),
         }
     }
 }
@@ -635,6 +638,21 @@ fn validate(src: &Source<'_>, mut file: File) -> Result<Config, ConfigError> {
             "core.registrar.nonce_lifetime must be at least 1 second",
         ));
     }
+    let algs = r.digest_algorithms.get_ref();
+    if algs.is_empty() {
+        return Err(src.at(
+            &r.digest_algorithms,
+            "core.registrar.digest_algorithms needs at least one of \"SHA-256\", \"MD5\"",
+        ));
+    }
+    for a in algs {
+        if cpm_sip::digest::Algorithm::from_name(Some(a)).is_none() {
+            return Err(src.at(
+                &r.digest_algorithms,
+                format!("core.registrar.digest_algorithms: unknown algorithm {a:?} (use \"SHA-256\" or \"MD5\")"),
+            ));
+        }
+    }
     let p = &c.pike;
     if *p.max_failures.get_ref() == 0 {
         return Err(src.at(&p.max_failures, "core.pike.max_failures must be at least 1"));
@@ -847,6 +865,13 @@ impl Config {
                 max_expires: *c.registrar.max_expires.get_ref(),
                 default_expires: *c.registrar.default_expires.get_ref(),
                 nonce_lifetime: *c.registrar.nonce_lifetime.get_ref(),
+                algorithms: c
+                    .registrar
+                    .digest_algorithms
+                    .get_ref()
+                    .iter()
+                    .filter_map(|a| cpm_sip::digest::Algorithm::from_name(Some(a)))
+                    .collect(),
             },
             secret: secret.clone(),
             triggers: self.triggers.clone(),
@@ -1021,6 +1046,24 @@ target = "sip:sms-iwf@cpm.test"
         );
         assert_eq!(s.routes[0].matches.number_prefix.as_deref(), Some("+"));
         assert_eq!(s.routes[0].target, "sip:sms-iwf@cpm.test");
+    }
+
+    #[test]
+    fn digest_algorithms_are_ordered_and_checked() {
+        let mut c =
+            parse("[core.registrar]\ndigest_algorithms = [\"md5\", \"SHA-256\"]\n").unwrap();
+        c.secret = Some((b"0123456789abcdef".to_vec(), SecretSource::File));
+        assert_eq!(
+            c.core_settings().registrar.algorithms,
+            [
+                cpm_sip::digest::Algorithm::Md5,
+                cpm_sip::digest::Algorithm::Sha256
+            ]
+        );
+        let e = parse("[core.registrar]\ndigest_algorithms = [\"SHA-512\"]\n").unwrap_err();
+        assert!(e.starts_with("test.toml:2:"), "{e}");
+        assert!(e.contains("unknown algorithm \"SHA-512\""), "{e}");
+        assert!(parse("[core.registrar]\ndigest_algorithms = []\n").is_err());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// How long a nonce stays fresh, seconds.
     pub nonce_lifetime: u64,
+    /// Digest algorithms challenged with, most preferred first (empty: SHA-256, MD5).
+    pub algorithms: Vec<cpm_sip::digest::Algorithm>,
 }
 
 impl Default for RegistrarConfig {
@@ -36,6 +38,7 @@ impl Default for RegistrarConfig {
             max_expires: 86_400,
             default_expires: 3_600,
             nonce_lifetime: 300,
+            algorithms: Vec::new(),
         }
     }
 }
@@ -83,7 +86,8 @@ fn parse_q(v: &str) -> Option<u16> {
 impl Registrar {
     /// A registrar; `secret` keys the stateless nonces (share it across nodes).
     pub fn new(cfg: RegistrarConfig, secret: &[u8]) -> Registrar {
-        let digest = DigestServer::new(cfg.realm.clone(), secret, cfg.nonce_lifetime);
+        let digest = DigestServer::new(cfg.realm.clone(), secret, cfg.nonce_lifetime)
+            .with_algorithms(&cfg.algorithms);
         Registrar { cfg, digest }
     }
 

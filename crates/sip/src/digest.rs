@@ -117,6 +117,8 @@ pub struct DigestServer {
     max_tracked: usize,
     /// Makes every nonce unique, even two issued in the same second.
     counter: u32,
+    /// The algorithms challenged with, most preferred first.
+    algorithms: Vec<Algorithm>,
 }
 
 const TS_HEX: usize = 16;
@@ -133,7 +135,18 @@ impl DigestServer {
             counts: HashMap::new(),
             max_tracked: 100_000,
             counter: 0,
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
+    }
+
+    /// Challenges with these algorithms, in this order (default SHA-256 then MD5, as RFC
+    /// 8760 §2.4 recommends). Clients that only read the first challenge (SIPp, some
+    /// older phones) need MD5 first or alone. An empty list keeps the default.
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> DigestServer {
+        if !algorithms.is_empty() {
+            self.algorithms = algorithms.to_vec();
+        }
+        self
     }
 
     /// Starts the nonce counter at `seed` (give each node a random seed so that nodes
@@ -164,11 +177,11 @@ impl DigestServer {
         format!("{stamp}{mac}")
     }
 
-    /// The challenge header values (WWW-Authenticate or Proxy-Authenticate), SHA-256 first
-    /// then MD5, as RFC 8760 §2.4 recommends.
+    /// The challenge header values (WWW-Authenticate or Proxy-Authenticate), one per
+    /// algorithm in the configured order (SHA-256 then MD5 by default, RFC 8760 §2.4).
     pub fn challenges(&mut self, now_unix: u64, stale: bool) -> Vec<String> {
         let nonce = self.nonce(now_unix);
-        [Algorithm::Sha256, Algorithm::Md5]
+        self.algorithms
             .iter()
             .map(|alg| {
                 format!(

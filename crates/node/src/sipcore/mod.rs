@@ -132,7 +132,8 @@ impl CoreRole {
             settings.registrar.realm.clone(),
             &settings.secret,
             settings.registrar.nonce_lifetime,
-        );
+        )
+        .with_algorithms(&settings.registrar.algorithms);
         CoreRole {
             triggers: Triggers::new(settings.triggers.clone()),
             routes: RoutingTable::new(settings.routes.clone()),
