@@ -57,6 +57,7 @@ WORK=$(mktemp -d /tmp/cpm-bench-core.XXXXXX)
 SERVER_PID=""
 UAS_PID=""
 CPM_BIN_PATH=""
+CPM_LABEL="cpm not run"
 
 log() { echo "$*" >&2; }
 
@@ -234,8 +235,9 @@ measure() { # name rate label
   return 1
 }
 
-# The ladder, then the measured run at the best rung (a rung lower, at most twice, if the
-# long run fails). Sets BEST_RATE (empty when nothing passed).
+# The ladder, then the measured run at the best rung (if the long run fails, again at the
+# highest rung at or below 85% of its rate, at most three times). Sets BEST_RATE (empty when
+# nothing passed).
 ladder_and_measure() { # name
   local name=$1 rate best="" i rungs=() tries=0 n
   BEST_RATE=""
@@ -267,11 +269,14 @@ ladder_and_measure() { # name
       return
     fi
     tries=$((tries + 1))
-    if ((best == 0 || tries >= 3)); then
+    if ((best == 0 || tries >= 4)); then
       echo "$name $rate $MSGS $RUN_FAILED $RUN_RATE - - FAILED" >>"$WORK/results"
       return
     fi
-    best=$((best - 1))
+    # Next: the highest rung at or below 85% of the failed rate (at least one rung lower).
+    i=$((best - 1))
+    while ((i > 0 && rungs[i] * 100 > rate * 85)); do i=$((i - 1)); done
+    best=$i
   done
 }
 
@@ -300,7 +305,14 @@ start_cpm() {
     if [[ -z "$CPM_BIN_PATH" ]]; then
       log "cpm: cargo build --release -p cpm"
       cargo build --release -q -p cpm >&2
-      CPM_BIN_PATH=$ROOT/target/release/cpm
+      # A copy, so that a rebuild in the same tree during the run cannot swap the binary.
+      cp "$ROOT/target/release/cpm" "$WORK/cpm"
+      CPM_BIN_PATH=$WORK/cpm
+      CPM_LABEL="cpm $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+      git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null ||
+        CPM_LABEL="$CPM_LABEL with uncommitted changes"
+    else
+      CPM_LABEL="cpm $CPM_BIN_PATH"
     fi
   fi
   local data=$WORK/cpm-data conf=$ROOT/bench/cpm-bench.toml reason
@@ -360,7 +372,7 @@ fi
 
 echo
 echo "SIPp UAC -> proxy -> SIPp UAS, MESSAGE over UDP on 127.0.0.1 ($(nproc) cores)"
-echo "cpm $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(command -v kamailio >/dev/null &&
+echo "$CPM_LABEL; $(command -v kamailio >/dev/null &&
   kamailio -v 2>/dev/null | head -1 | sed 's/^version: //' || echo 'no kamailio'), $KAMAILIO_CHILDREN UDP workers;" \
   "load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %7s %7s %7s %9s %15s %15s  %s\n' server "rate/s" msgs failed "msgs/s" "CPU-s/10k msgs" "SIPp CPU-s/10k" run
