@@ -14,13 +14,10 @@
 //! Without SIPp installed the tests say so and pass, unless `CPM_REQUIRE_SIPP` is set (as
 //! `scripts/test`, and so CI, does). `CPM_TEST_LOG=debug` shows the core's log.
 //!
-//! **Ignored for now** (`cargo test -p cpm --test sipp_core -- --ignored` runs them): the
-//! core challenges with two WWW-/Proxy-Authenticate headers, SHA-256 first (RFC 8760
-//! order), and SIPp 3.6.1 (Debian's) answers only MD5 and only the first challenge, so
-//! every scenario stops at its first `[authentication]` with `createAuthHeader:
-//! authentication must use MD5 or AKAv1-MD5`. Against the same core with the MD5 challenge
-//! listed first, all of them pass. They run again once the core can be told to offer MD5
-//! first (or only), e.g. a `core` configuration key.
+//! The core runs with `core.registrar.digest_algorithms = ["MD5", "SHA-256"]`: by
+//! default it challenges with SHA-256 first (RFC 8760 order), and SIPp 3.6.1 (Debian's)
+//! answers only MD5 and only the first challenge (`createAuthHeader: authentication must
+//! use MD5 or AKAv1-MD5`).
 
 mod common;
 
@@ -54,17 +51,19 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `cpm serve --domain cpm.test` with alice, bob and carol, plus `config` (TOML) if given.
-fn start_core(tag: &str, config: Option<&str>) -> Server {
+/// The configuration every test runs with: the domain, and MD5 offered first for SIPp.
+const CONFIG: &str = "[core]\ndomains = [\"cpm.test\"]\n\n[core.registrar]\n\
+                      digest_algorithms = [\"MD5\", \"SHA-256\"]\n";
+
+/// `cpm --config FILE serve --domain cpm.test` with alice, bob and carol; FILE is [`CONFIG`]
+/// followed by `more` (TOML).
+fn start_core(tag: &str, more: &str) -> Server {
     let data = common::temp_dir(tag);
-    let mut global: Vec<String> = Vec::new();
-    if let Some(toml) = config {
-        let file = data.join("cpm.toml");
-        std::fs::write(&file, toml).unwrap();
-        global = vec!["--config".into(), file.to_str().unwrap().into()];
-    }
+    let file = data.join("cpm.toml");
+    std::fs::write(&file, format!("{CONFIG}{more}")).unwrap();
+    let global = ["--config", file.to_str().unwrap()];
     for user in ["alice", "bob", "carol"] {
-        let mut args: Vec<&str> = global.iter().map(String::as_str).collect();
+        let mut args = global.to_vec();
         args.extend([
             "user",
             "add",
@@ -81,7 +80,7 @@ fn start_core(tag: &str, config: Option<&str>) -> Server {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let mut extra: Vec<&str> = global.iter().map(String::as_str).collect();
+    let mut extra = global.to_vec();
     extra.extend(["--domain", DOMAIN]);
     let server = common::serve(data, &extra);
     // common::serve saw a TCP connect succeed, which a self-connect can fake: make sure.
@@ -287,7 +286,7 @@ fn register_lifecycle(ua: Ua) {
     if !sipp_available() {
         return;
     }
-    let server = start_core("sipp-core-reg", None);
+    let server = start_core("sipp-core-reg", "");
     sipp(
         &server,
         ua,
@@ -299,13 +298,11 @@ fn register_lifecycle(ua: Ua) {
 }
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn register_challenge_bind_refresh_and_remove_over_udp() {
     register_lifecycle(Ua::udp());
 }
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn register_challenge_bind_refresh_and_remove_over_tcp() {
     register_lifecycle(Ua::tcp());
 }
@@ -313,36 +310,32 @@ fn register_challenge_bind_refresh_and_remove_over_tcp() {
 // ------------------------------------------------ 2. MESSAGE between registered UAs
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn message_between_registered_users_over_udp() {
     if !sipp_available() {
         return;
     }
-    let server = start_core("sipp-core-msg-udp", None);
+    let server = start_core("sipp-core-msg-udp", "");
     message_alice_to_bob(&server, Ua::udp(), Ua::udp(), "alice");
 }
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn message_between_registered_users_over_tcp() {
     if !sipp_available() {
         return;
     }
-    let server = start_core("sipp-core-msg-tcp", None);
+    let server = start_core("sipp-core-msg-tcp", "");
     message_alice_to_bob(&server, Ua::tcp(), Ua::tcp(), "alice");
 }
 
 // ------------------------------------------------------- 3. wrong password, pike
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn wrong_password_is_challenged_again_until_pike_blocks_with_403() {
     if !sipp_available() {
         return;
     }
     // The scenario sends three wrong passwords, then the right one.
-    let config = "[core]\ndomains = [\"cpm.test\"]\n\n[core.pike]\nmax_failures = 3\n";
-    let server = start_core("sipp-core-pike", Some(config));
+    let server = start_core("sipp-core-pike", "\n[core.pike]\nmax_failures = 3\n");
     sipp(
         &server,
         Ua::udp(),
@@ -356,12 +349,11 @@ fn wrong_password_is_challenged_again_until_pike_blocks_with_403() {
 // ------------------------------------------------------------------- 4. forged From
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn forged_from_reaches_the_recipient_asserted_as_the_authenticated_user() {
     if !sipp_available() {
         return;
     }
-    let server = start_core("sipp-core-forged", None);
+    let server = start_core("sipp-core-forged", "");
     // alice authenticates as alice but writes From: <sip:mallory@cpm.test>; bob's
     // scenario requires P-Asserted-Identity <sip:alice@cpm.test> and From as written.
     message_alice_to_bob(&server, Ua::udp(), Ua::udp(), "mallory");
@@ -373,7 +365,7 @@ fn message_refused(ua: Ua) {
     if !sipp_available() {
         return;
     }
-    let server = start_core("sipp-core-refused", None);
+    let server = start_core("sipp-core-refused", "");
     for (xml, to, uri) in [
         ("message-404.xml", "nobody", "nobody@cpm.test"),
         ("message-480.xml", "carol", "carol@cpm.test"),
@@ -390,13 +382,11 @@ fn message_refused(ua: Ua) {
 }
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn message_to_unknown_user_404_and_to_unregistered_user_480_over_udp() {
     message_refused(Ua::udp());
 }
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn message_to_unknown_user_404_and_to_unregistered_user_480_over_tcp() {
     message_refused(Ua::tcp());
 }
@@ -404,11 +394,10 @@ fn message_to_unknown_user_404_and_to_unregistered_user_480_over_tcp() {
 // ---------------------------------------------------------- 6. across transports
 
 #[test]
-#[ignore = "the core's first digest challenge is SHA-256, which SIPp 3.6.1 cannot answer (module docs)"]
 fn message_from_tcp_sender_reaches_udp_recipient_and_200_returns_over_tcp() {
     if !sipp_available() {
         return;
     }
-    let server = start_core("sipp-core-cross", None);
+    let server = start_core("sipp-core-cross", "");
     message_alice_to_bob(&server, Ua::udp(), Ua::tcp(), "alice");
 }
