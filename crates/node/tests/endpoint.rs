@@ -210,7 +210,11 @@ async fn tcp_pipelined_split_keepalive_invalid_and_same_connection() {
     s.write_all(no_cl.as_bytes()).await.unwrap();
     let m = r.message(&mut s).await;
     assert_eq!((m.status(), m.call_id()), (Some(400), "t6"));
-    assert!(m.reason().unwrap().contains("Content-Length"), "{:?}", m.reason());
+    assert!(
+        m.reason().unwrap().contains("Content-Length"),
+        "{:?}",
+        m.reason()
+    );
     let mut buf = [0u8; 64];
     let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
     assert_eq!(n, 0, "expected close, got {:?}", &buf[..n]);
