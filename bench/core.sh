@@ -5,11 +5,11 @@
 #
 # For each server: bob (the UAS) registers; a ladder of short probe runs finds the highest
 # rate with 0 failed messages and 0 retransmissions; a run of BENCH_MSGS messages at that rate
-# is measured (a rung lower if it fails): messages/s from SIPp's statistics, the server's
-# CPU-seconds (all its processes) per 10,000 messages. When the two servers' rates differ,
-# the faster one is measured again at the slower one's rate, because CPU per message falls as
-# the rate rises (more messages per wake-up) and only equal rates compare. Then the ratios
-# cpm/Kamailio. See bench/README.md.
+# is measured (lower rates if it fails): messages/s from SIPp's statistics, the server's
+# CPU-seconds (all its processes) per 10,000 messages. Then both are measured again at a
+# common rate below both maxima (80% of the lower one), because CPU per message depends on
+# the rate and is noisy at a server's limit. Then the ratios cpm/Kamailio: throughput from
+# the maxima, CPU per message from the common rate. See bench/README.md.
 #
 # Usage: bench/core.sh                       (100,000 messages per measured run)
 #        BENCH_MSGS=20000 bench/core.sh      (a quick run)
@@ -19,6 +19,8 @@
 #                      a probe lasts about 2 s: min(this, max(2000, 2 x rate)) messages
 #   BENCH_RATES        the ladder, messages/s ascending (default below)
 #   BENCH_SERVERS      which servers, in order (default "kamailio cpm")
+#   BENCH_CPU_RATE     the common rate of the CPU comparison (default: the highest rung at
+#                      or below 80% of the lower of the two maxima)
 #   BENCH_PORT         the proxy's UDP port on 127.0.0.1 (default 25060; UAS +20, UAC +30)
 #   BENCH_TIME_LIMIT   hard bound of the whole script in seconds (default 1800)
 #   KAMAILIO_CHILDREN  Kamailio UDP worker processes (default 2, the machine's cores)
@@ -236,7 +238,7 @@ measure() { # name rate label
 }
 
 # The ladder, then the measured run at the best rung (if the long run fails, again at the
-# highest rung at or below 85% of its rate, at most three times). Sets BEST_RATE (empty when
+# highest rung at or below 90% of its rate, at most three times). Sets BEST_RATE (empty when
 # nothing passed).
 ladder_and_measure() { # name
   local name=$1 rate best="" i rungs=() tries=0 n
@@ -273,9 +275,9 @@ ladder_and_measure() { # name
       echo "$name $rate $MSGS $RUN_FAILED $RUN_RATE - - FAILED" >>"$WORK/results"
       return
     fi
-    # Next: the highest rung at or below 85% of the failed rate (at least one rung lower).
+    # Next: the highest rung at or below 90% of the failed rate (at least one rung lower).
     i=$((best - 1))
-    while ((i > 0 && rungs[i] * 100 > rate * 85)); do i=$((i - 1)); done
+    while ((i > 0 && rungs[i] * 100 > rate * 90)); do i=$((i - 1)); done
     best=$i
   done
 }
@@ -360,14 +362,28 @@ for s in $SERVERS; do
   fi
 done
 
-# CPU per message only compares at equal rates: measure the faster server at the slower's.
-if [[ -n "${BEST[kamailio]:-}" && -n "${BEST[cpm]:-}" && "${BEST[kamailio]}" != "${BEST[cpm]}" ]]; then
-  if ((${BEST[kamailio]} > ${BEST[cpm]})); then fast=kamailio slow=cpm; else fast=cpm slow=kamailio; fi
-  if "start_$fast"; then
-    measure "$fast" "${BEST[$slow]}" "at-$slow-rate" ||
-      echo "$fast ${BEST[$slow]} $MSGS $RUN_FAILED $RUN_RATE - - FAILED(at-$slow-rate)" >>"$WORK/results"
-    stop_server
+# CPU per message only compares at equal rates, and near a server's maximum it is noisy (and
+# runs there can collapse): measure both at a common rate below both maxima, the highest rung
+# at or below 80% of the lower maximum (BENCH_CPU_RATE overrides it).
+CMP=""
+if [[ -n "${BEST[kamailio]:-}" && -n "${BEST[cpm]:-}" ]]; then
+  low=${BEST[kamailio]}
+  ((${BEST[cpm]} >= low)) || low=${BEST[cpm]}
+  CMP=${BENCH_CPU_RATE:-}
+  if [[ -z "$CMP" ]]; then
+    for r in $RATES; do
+      ((r * 100 <= low * 80)) && CMP=$r
+    done
+    [[ -n "$CMP" ]] || CMP=$low
   fi
+  for s in $SERVERS; do
+    [[ "${BEST[$s]}" == "$CMP" ]] && continue # its own measured run is at that rate
+    if "start_$s"; then
+      measure "$s" "$CMP" cpu-compare ||
+        echo "$s $CMP $MSGS $RUN_FAILED $RUN_RATE - - FAILED(cpu-compare)" >>"$WORK/results"
+      stop_server
+    fi
+  done
 fi
 
 echo
@@ -383,11 +399,11 @@ echo "(rate/s: the highest ladder rate with 0 failures and 0 retransmissions; CP
 echo " of the server's processes; SIPp: UAC + UAS together, which share the two cores with it)"
 if [[ -f "$WORK/cpm.skip" ]]; then echo "cpm: SKIPPED (serve is not a proxy yet: $(cat "$WORK/cpm.skip"))"; fi
 
-# Ratios: throughput from each server's own best run; CPU from runs at the same rate.
+# Ratios: throughput from each server's own best run; CPU from the runs at the common rate.
 k_max=$(awk '$1 == "kamailio" && $8 == "max"' "$WORK/results")
 c_max=$(awk '$1 == "cpm" && $8 == "max"' "$WORK/results")
 if [[ -n "$k_max" && -n "$c_max" ]]; then
-  r=$(awk -v c="${BEST[cpm]}" -v k="${BEST[kamailio]}" 'BEGIN { print (c < k ? c : k) }')
+  r=$CMP
   k_eq=$(awk -v r="$r" '$1 == "kamailio" && $2 == r && $6 != "-"' "$WORK/results" | tail -1)
   c_eq=$(awk -v r="$r" '$1 == "cpm" && $2 == r && $6 != "-"' "$WORK/results" | tail -1)
   echo
@@ -404,5 +420,7 @@ if [[ -n "$k_max" && -n "$c_max" ]]; then
     } else {
       print "cpm/kamailio CPU per message     n/a (no pair of runs at the same rate)"
     }
+    printf "(CPU per message at the two maxima: %.2fx, %s vs %s CPU-s/10k at %s vs %s/s)\n",
+      b[6] / a[6], b[6], a[6], b[2], a[2]
   }'
 fi
